@@ -1,0 +1,1 @@
+"""Blueprint Assistant: question answering over role blueprints with verifiable citations."""

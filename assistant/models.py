@@ -1,0 +1,218 @@
+"""The shared vocabulary: every package speaks in these models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class RoleCoverage(StrEnum):
+    """How much of a role's blueprint the knowledge base holds."""
+
+    FULL = "full"
+    SUMMARY = "summary"
+
+
+class AnswerCoverage(StrEnum):
+    """Whether the knowledge base answers a question."""
+
+    ANSWERED = "answered"
+    PARTIAL = "partial"
+    NOT_FOUND = "not_found"
+
+
+class Table(BaseModel):
+    """A table kept whole: a header and rows of cells."""
+
+    header: list[str]
+    rows: list[list[str]]
+
+
+class Block(BaseModel):
+    """One piece of section content: a paragraph, a bullet list or a table."""
+
+    kind: Literal["paragraph", "bullets", "table"]
+    text: str = ""
+    items: list[str] = Field(default_factory=list)
+    table: Table | None = None
+
+
+class Section(BaseModel):
+    """A numbered section (`h2`) or one of its subsections (`h3`)."""
+
+    number: int
+    title: str
+    key: str
+    subsection: str = ""
+    blocks: list[Block] = Field(default_factory=list)
+
+    @property
+    def heading(self) -> str:
+        """The section heading as the blueprint prints it, e.g. `7) KPIs and Productivity Metrics`."""
+        return f"{self.number}) {self.title}" if self.number else self.title
+
+
+class Blueprint(BaseModel):
+    """One role's blueprint, full or summary-only, as parsed from one source."""
+
+    role: str
+    role_id: str
+    coverage: RoleCoverage
+    source: str
+    url: str = ""
+    modified: datetime | None = None
+    sections: list[Section]
+
+    @property
+    def doc_id(self) -> str:
+        """Identity in the store: a role's full blueprint and its summary are separate documents."""
+        return f"{self.role_id}:{self.coverage.value}"
+
+
+class Chunk(BaseModel):
+    """A retrievable unit of text with the metadata that says where it came from."""
+
+    id: str
+    text: str
+    role: str
+    role_id: str
+    doc_id: str
+    doc_hash: str
+    coverage: RoleCoverage
+    section: str
+    section_key: str
+    section_number: int
+    subsection: str = ""
+    kind: Literal["text", "table"] = "text"
+    source: str
+    url: str = ""
+    modified: str = ""
+    content_hash: str
+    position: int = 0
+
+
+class Turn(BaseModel):
+    """One message of a conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its scores."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+class Citation(BaseModel):
+    """A numbered source of an answer, with the exact quote it rests on."""
+
+    n: int
+    role: str
+    section: str
+    subsection: str = ""
+    source: str
+    url: str = ""
+    quote: str
+    chunk_id: str
+
+
+class RetrievedTrace(BaseModel):
+    """One retrieved chunk as the trace reports it."""
+
+    chunk_id: str
+    role: str
+    section: str
+    subsection: str = ""
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+class Trace(BaseModel):
+    """How an answer was produced, so a wrong one can be explained."""
+
+    question: str
+    standalone_question: str
+    roles: list[str] = Field(default_factory=list)
+    unknown_roles: list[str] = Field(default_factory=list)
+    sections: list[str] = Field(default_factory=list)
+    intent: str = "lookup"
+    answerer: str = "extractive"
+    retrieved: list[RetrievedTrace] = Field(default_factory=list)
+    dropped_citations: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Answer(BaseModel):
+    """The answer object returned by the CLI (`ask --json`), the API and the Slack app."""
+
+    id: str
+    answer: str
+    coverage: AnswerCoverage
+    roles: list[str] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    suggestions: list[str] = Field(default_factory=list)
+    trace: Trace
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class RoleInfo(BaseModel):
+    """One role in the catalogue."""
+
+    role: str
+    id: str
+    coverage: RoleCoverage
+    sections: list[str]
+    source: str
+    url: str = ""
+    summary: str = ""
+
+
+class IngestError(BaseModel):
+    """A source that could not be ingested, and why."""
+
+    source: str
+    message: str
+
+
+class IngestReport(BaseModel):
+    """What one `ingest` run did (the `ingest --json` contract)."""
+
+    documents_added: int = 0
+    documents_updated: int = 0
+    documents_unchanged: int = 0
+    documents_failed: int = 0
+    documents_pruned: int = 0
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    errors: list[IngestError] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class SectionText(BaseModel):
+    """One section or subsection of a role, as text."""
+
+    section: str
+    subsection: str = ""
+    text: str
+
+
+class RoleDetail(RoleInfo):
+    """A role with the text of its sections (`GET /v1/roles/{id}`)."""
+
+    content: list[SectionText] = Field(default_factory=list)
+
+
+class StreamEvent(BaseModel):
+    """One event of a streamed answer: text as it comes, then the final, validated answer."""
+
+    kind: Literal["delta", "final"]
+    text: str = ""
+    answer: Answer | None = None

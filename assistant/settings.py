@@ -1,0 +1,108 @@
+"""The one configuration object of the project, read from `BLUEPRINTS_*` variables and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LLM_PROVIDERS = ("openai", "ollama", "anthropic")
+
+
+class Settings(BaseSettings):
+    """Every setting of Blueprint Assistant; see README.md for the table of variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BLUEPRINTS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # Store and corpus
+    store_dir: Path = PROJECT_ROOT / ".blueprints" / "chroma"
+    chroma_url: str | None = None
+    collection: str = "blueprints"
+    corpus_dir: Path = PROJECT_ROOT / "data" / "blueprints"
+
+    # Embedding and chunking
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model_path: Path | None = None
+    embedding_batch_size: int = Field(default=64, ge=1)
+    chunk_size: int = Field(default=1000, ge=200, description="Upper bound of a chunk, in characters")
+
+    # Retrieval and answering
+    top_k: int = Field(default=8, ge=1, le=50)
+    max_question_chars: int = Field(default=2000, ge=10)
+    llm: str = "none"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_tokens: int = Field(default=800, ge=16)
+
+    # HTTP service
+    api_key: SecretStr | None = None
+    feedback_db: Path | None = None
+    rate_limit_per_minute: int = Field(default=60, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+    log_format: Literal["json", "text"] = "json"
+
+    # Slack (the variable names Slack's own docs use, with or without our prefix)
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "BLUEPRINTS_SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "BLUEPRINTS_SLACK_SIGNING_SECRET"),
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "BLUEPRINTS_SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_URL", "BLUEPRINTS_SLACK_API_URL"),
+    )
+
+    @field_validator("llm")
+    @classmethod
+    def _check_llm(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() == "none":
+            return "none"
+        provider, _, model = value.partition(":")
+        if provider not in LLM_PROVIDERS or not model:
+            msg = (
+                f"BLUEPRINTS_LLM={value!r} is not understood; use 'none' or "
+                f"'<provider>:<model>' with provider one of {', '.join(LLM_PROVIDERS)} "
+                "(e.g. 'openai:gpt-4o-mini', 'ollama:llama3.1')"
+            )
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _check_slack_pair(self) -> Settings:
+        if bool(self.slack_bot_token) != bool(self.slack_signing_secret):
+            msg = "Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or neither)"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def llm_provider(self) -> str | None:
+        """The chat-model provider, or None for the extractive answerer."""
+        return None if self.llm == "none" else self.llm.partition(":")[0]
+
+    @property
+    def llm_model(self) -> str | None:
+        """The chat model's name at its provider."""
+        return None if self.llm == "none" else self.llm.partition(":")[2]
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Whether the Slack app should be mounted."""
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def feedback_path(self) -> Path:
+        """Where feedback is stored: beside the index unless set."""
+        return self.feedback_db or self.store_dir.parent / "feedback.sqlite3"
