@@ -36,12 +36,15 @@ class Draft:
 
     `quotes` maps a passage number to the exact text the answer rests on; where it is
     missing, validation picks the passage sentence that best supports the cited claim.
+    `passages`, when set, are what the markers number instead of the context's passages (the
+    extractive answerer cites each item on its own, several items of one chunk included).
     """
 
     text: str
     answerer: str
     quotes: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    passages: list[Passage] | None = None
 
 
 class Answerer(Protocol):

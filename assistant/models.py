@@ -51,7 +51,7 @@ class Section(BaseModel):
 
     @property
     def heading(self) -> str:
-        """The section heading as the blueprint prints it, e.g. `7) KPIs and Productivity Metrics`."""
+        """The heading as the blueprint prints it, e.g. `7) KPIs and Productivity Metrics`."""
         return f"{self.number}) {self.title}" if self.number else self.title
 
 

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_model_path: Path | None = None
     embedding_batch_size: int = Field(default=64, ge=1)
-    chunk_size: int = Field(default=1000, ge=200, description="Upper bound of a chunk, in characters")
+    chunk_size: int = Field(
+        default=1000, ge=200, description="Upper bound of a chunk, in characters"
+    )
 
     # Retrieval and answering
     top_k: int = Field(default=8, ge=1, le=50)

@@ -1,4 +1,4 @@
-"""The chunk store: one Chroma collection, reached through a client that is built once and injected."""
+"""The chunk store: one Chroma collection, through a client built once and injected."""
 
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ def open_client(settings: Settings) -> ClientAPI:
 
 @dataclass(frozen=True)
 class StoredDocument:
-    """What the store holds of one document: its hash and its chunk ids."""
+    """What the store holds of one document: its hash, source and chunk ids."""
 
     doc_hash: str
+    source: str
     chunk_ids: frozenset[str]
 
 
@@ -82,13 +83,16 @@ class ChunkStore:
 
     def documents(self) -> dict[str, StoredDocument]:
         """Every stored document by id, with its hash and chunk ids."""
-        hashes: dict[str, str] = {}
+        heads: dict[str, tuple[str, str]] = {}
         ids: dict[str, set[str]] = defaultdict(set)
         for chunk_id, meta in self._iter_metadata():
             doc_id = str(meta["doc_id"])
-            hashes[doc_id] = str(meta["doc_hash"])
+            heads[doc_id] = (str(meta["doc_hash"]), str(meta["source"]))
             ids[doc_id].add(chunk_id)
-        return {doc: StoredDocument(hashes[doc], frozenset(ids[doc])) for doc in hashes}
+        return {
+            doc: StoredDocument(doc_hash, source, frozenset(ids[doc]))
+            for doc, (doc_hash, source) in heads.items()
+        }
 
     def upsert(self, chunks: list[Chunk], embeddings: list[list[float]]) -> None:
         """Write chunks with their embeddings (same order)."""
@@ -103,6 +107,13 @@ class ChunkStore:
             embeddings=embeddings,  # type: ignore[arg-type]
             metadatas=[_to_metadata(c) for c in chunks],
         )
+
+    def update_metadata(self, chunks: list[Chunk]) -> None:
+        """Rewrite the metadata of stored chunks whose text (and so embedding) is unchanged."""
+        if chunks:
+            self._collection.update(
+                ids=[c.id for c in chunks], metadatas=[_to_metadata(c) for c in chunks]
+            )
 
     def delete(self, ids: list[str]) -> None:
         """Remove chunks by id."""

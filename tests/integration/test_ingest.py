@@ -1,0 +1,184 @@
+"""Ingestion with the real model and a real Chroma on disk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.models import Chunk, RoleCoverage
+from assistant.service import open_store
+from assistant.settings import Settings
+from assistant.store import ChunkStore, open_client
+from ingest.pipeline import Ingestor
+from tests.conftest import BUNDLED_CORPUS
+
+pytestmark = pytest.mark.integration
+
+WORDPRESS = BUNDLED_CORPUS / "vp-of-data-and-ai.wordpress.json"
+LISTING = BUNDLED_CORPUS / "engineering-leadership-roles.listing.txt"
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner = inner
+        self.embedded = 0
+        self.name = inner.name
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture
+def counting(embedder: SentenceTransformerEmbedder) -> CountingEmbedder:
+    return CountingEmbedder(embedder)
+
+
+def ingestor(settings: Settings, embedder: object, store: ChunkStore | None = None) -> Ingestor:
+    return Ingestor(store or open_store(settings), embedder, chunk_size=settings.chunk_size)  # type: ignore[arg-type]
+
+
+def test_bundled_corpus_gives_31_roles_one_full(bundled_settings: Settings) -> None:
+    roles = open_store(bundled_settings).roles()
+    assert len(roles) == 31
+    full = [r for r in roles if r.coverage is RoleCoverage.FULL]
+    assert [r.role for r in full] == ["VP of Data and AI"]
+    assert len(full[0].sections) == 20
+    assert {"Director of SRE", "Director of Site Reliability Engineering"} <= {
+        r.role for r in roles
+    }
+
+
+def test_kpi_rows_are_whole_and_readable_in_chunks(bundled_settings: Settings) -> None:
+    chunks = open_store(bundled_settings).all_chunks()
+    kpi_rows = [
+        line
+        for c in chunks
+        if c.section_key == "kpis" and c.kind == "table"
+        for line in c.text.split("\n")[1:]
+    ]
+    assert len(kpi_rows) == 22
+    assert any(
+        "Metric name: MTTR for data/AI incidents" in row
+        and "Tier-1 MTTR < 2 hours" in row
+        and row.endswith("Frequency: Monthly")
+        for row in kpi_rows
+    )
+    assert all(c.text.startswith(f"{c.role} > ") for c in chunks)
+
+
+def test_reingest_unchanged_corpus_embeds_and_writes_nothing(
+    tmp_settings: Settings, counting: CountingEmbedder
+) -> None:
+    first = ingestor(tmp_settings, counting).ingest([BUNDLED_CORPUS])
+    assert first.documents_added == 31 and first.chunks_written > 50
+    embedded = counting.embedded
+    count = open_store(tmp_settings).count()
+
+    again = ingestor(tmp_settings, counting).ingest([BUNDLED_CORPUS])
+    assert (again.documents_unchanged, again.documents_added, again.documents_updated) == (31, 0, 0)
+    assert again.chunks_written == 0 and again.chunks_deleted == 0
+    assert counting.embedded == embedded
+    assert open_store(tmp_settings).count() == count
+
+
+def test_changed_document_replaces_its_chunks_without_duplicates(
+    tmp_settings: Settings, counting: CountingEmbedder, tmp_path: Path
+) -> None:
+    source = tmp_path / "vp.json"
+    shutil.copy(WORDPRESS, source)
+    ingestor(tmp_settings, counting).ingest([source])
+    store = open_store(tmp_settings)
+    before = {c.id: c for c in store.all_chunks()}
+    embedded = counting.embedded
+
+    post = json.loads(source.read_text(encoding="utf-8"))
+    post["content"]["rendered"] = post["content"]["rendered"].replace(
+        "Tier-1 MTTR &lt; 2 hours", "Tier-1 MTTR &lt; 90 minutes"
+    )
+    source.write_text(json.dumps(post), encoding="utf-8")
+    report = ingestor(tmp_settings, counting).ingest([source])
+
+    assert (
+        report.documents_updated == 1 and report.chunks_written == 1 and report.chunks_deleted == 1
+    )
+    assert counting.embedded == embedded + 1  # only the changed chunk is embedded again
+    after = store.all_chunks()
+    assert len(after) == len(before)
+    texts = "\n".join(c.text for c in after)
+    assert "Tier-1 MTTR < 90 minutes" in texts and "Tier-1 MTTR < 2 hours" not in texts
+    assert len({c.doc_hash for c in after}) == 1
+
+
+def test_prune_removes_documents_no_longer_in_the_sources(
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    ingestor(tmp_settings, embedder).ingest([WORDPRESS, LISTING])
+    report = ingestor(tmp_settings, embedder).ingest([WORDPRESS], prune=True)
+    assert report.documents_pruned == 30
+    assert [r.role for r in open_store(tmp_settings).roles()] == ["VP of Data and AI"]
+
+
+def test_without_prune_other_documents_stay(
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    ingestor(tmp_settings, embedder).ingest([WORDPRESS, LISTING])
+    report = ingestor(tmp_settings, embedder).ingest([WORDPRESS])
+    assert report.documents_pruned == 0
+    assert len(open_store(tmp_settings).roles()) == 31
+
+
+class FailingStore(ChunkStore):
+    """A real store whose writes fail after the first batch has gone in."""
+
+    def upsert(self, chunks: list[Chunk], embeddings: list[list[float]]) -> None:
+        super().upsert(chunks[:1], embeddings[:1])
+        raise RuntimeError("disk full")
+
+
+def test_failed_write_leaves_the_previous_version_intact(
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    source = tmp_path / "vp.json"
+    shutil.copy(WORDPRESS, source)
+    ingestor(tmp_settings, embedder).ingest([source])
+    before = sorted((c.id, c.text) for c in open_store(tmp_settings).all_chunks())
+
+    post = json.loads(source.read_text(encoding="utf-8"))
+    post["content"]["rendered"] = post["content"]["rendered"].replace("Quarterly", "Every quarter")
+    source.write_text(json.dumps(post), encoding="utf-8")
+    failing = FailingStore(
+        open_client(tmp_settings),
+        tmp_settings.collection,
+        embedding_model=tmp_settings.embedding_model,
+    )
+    report = ingestor(tmp_settings, embedder, failing).ingest([source])
+
+    assert report.documents_failed == 1 and "disk full" in report.errors[0].message
+    assert sorted((c.id, c.text) for c in open_store(tmp_settings).all_chunks()) == before
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(LISTING, folder / "listing.txt")
+    (folder / "truncated.json").write_text('{"title": {"rendered": "VP', encoding="utf-8")
+    (folder / "empty.md").write_text("", encoding="utf-8")
+    (folder / "image.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    report = ingestor(tmp_settings, embedder).ingest([folder, tmp_path / "missing.html"])
+    assert report.documents_added == 30
+    failed = {Path(e.source).name for e in report.errors}
+    assert failed == {"truncated.json", "empty.md", "image.bin", "missing.html"}
+    assert report.documents_failed == 4
+    assert all(e.message for e in report.errors)

@@ -1,0 +1,167 @@
+import pytest
+
+from assistant.intent import detect_intent
+from assistant.models import RoleCoverage, RoleInfo
+from assistant.roles import RoleResolver, role_tokens
+
+TITLES = [
+    "VP of Data and AI",
+    "Director of SRE",
+    "Director of Site Reliability Engineering",
+    "Director of DevOps",
+    "DevOps Director",
+    "DevOps Manager",
+    "Engineering Manager",
+    "Frontend Engineering Manager",
+    "Data Engineering Manager",
+    "Head of Data Engineering",
+    "Director of Data Engineering",
+    "Developer Experience Manager",
+    "Director of Machine Learning Engineering",
+    "Cloud Director",
+    "Director of Cloud Engineering",
+    "Build and Release Manager",
+]
+
+
+@pytest.fixture
+def resolver() -> RoleResolver:
+    catalogue = [
+        RoleInfo(
+            role=t,
+            id=t.lower().replace(" ", "-"),
+            coverage=RoleCoverage.FULL if t.startswith("VP") else RoleCoverage.SUMMARY,
+            sections=[],
+            source="test",
+        )
+        for t in TITLES
+    ]
+    return RoleResolver(catalogue)
+
+
+def names(resolver: RoleResolver, question: str) -> list[str]:
+    return [r.role for r in resolver.resolve(question).roles]
+
+
+def test_aliases_collapse_to_the_same_tokens() -> None:
+    assert role_tokens("Director of SRE") == role_tokens("Director of Site Reliability Engineering")
+    assert role_tokens("Vice President of Data & AI") == role_tokens("VP of Data and AI")
+    assert role_tokens("DevEx Manager") == role_tokens("Developer Experience Manager")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What KPIs does a Director of SRE own?", ["Director of SRE"]),
+        (
+            "what does the director of site reliability engineering do",
+            ["Director of Site Reliability Engineering"],
+        ),
+        ("KPIs for the Vice President of Data & AI", ["VP of Data and AI"]),
+        ("tools for the devex manager", ["Developer Experience Manager"]),
+        ("Director of ML Engineering skills", ["Director of Machine Learning Engineering"]),
+        ("Head of Data Enginering career path", ["Head of Data Engineering"]),
+        ("Frontend Engineering Manager duties", ["Frontend Engineering Manager"]),
+        ("Build & Release Manager", ["Build and Release Manager"]),
+    ],
+)
+def test_resolves_titles_aliases_and_typos(
+    resolver: RoleResolver, question: str, expected: list[str]
+) -> None:
+    assert names(resolver, question) == expected
+
+
+def test_most_specific_title_wins_over_the_one_inside_it(resolver: RoleResolver) -> None:
+    assert names(resolver, "what does a data engineering manager do") == [
+        "Data Engineering Manager"
+    ]
+    assert names(resolver, "Director of Cloud Engineering KPIs") == [
+        "Director of Cloud Engineering"
+    ]
+
+
+def test_word_order_tells_devops_director_from_director_of_devops(resolver: RoleResolver) -> None:
+    assert names(resolver, "DevOps Director skills") == ["DevOps Director"]
+    assert names(resolver, "Director of DevOps skills") == ["Director of DevOps"]
+
+
+def test_comparison_names_both_roles_in_order(resolver: RoleResolver) -> None:
+    question = "How does a DevOps Director differ from a DevOps Manager?"
+    assert names(resolver, question) == ["DevOps Director", "DevOps Manager"]
+    assert detect_intent(question, 2).kind == "compare"
+
+
+def test_unknown_role_is_reported_with_close_suggestions(resolver: RoleResolver) -> None:
+    resolution = resolver.resolve("what does a data engineer do?")
+    assert resolution.roles == []
+    assert resolution.unknown == ["Data Engineer"]
+    assert "Head of Data Engineering" in resolution.suggestions
+
+
+def test_unknown_role_keeps_readable_casing(resolver: RoleResolver) -> None:
+    assert resolver.resolve("What KPIs does the VP of Marketing own?").unknown == [
+        "VP of Marketing"
+    ]
+
+
+def test_question_without_a_role_names_none(resolver: RoleResolver) -> None:
+    resolution = resolver.resolve("What is the capital of France?")
+    assert resolution.roles == [] and resolution.unknown == []
+
+
+def test_find_accepts_an_id_or_an_alias(resolver: RoleResolver) -> None:
+    assert resolver.find("vp-of-data-and-ai") is not None
+    found = resolver.find("Vice President of Data & AI")
+    assert found is not None and found.role == "VP of Data and AI"
+    assert resolver.find("Chief Happiness Officer") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("What KPIs does the VP own?", "kpis"),
+        ("how will we know the VP is doing well?", "kpis"),
+        ("what should they achieve in the first 30 days", "goals"),
+        ("which tools does the role use", "tools"),
+        ("who does this person report to", "stakeholders"),
+        ("can they approve vendor contracts on their own budget", "decision_rights"),
+        ("how many years of experience are expected", "experience"),
+        ("what could the next step be after this role", "career_path"),
+        ("common anti-patterns", "risks"),
+        ("what should we probe for in interviews", "hiring"),
+        ("which parts of the job will be automated", "ai_impact"),
+        ("how does the role change at a startup", "variants"),
+    ],
+)
+def test_intent_maps_paraphrases_to_sections(question: str, section: str) -> None:
+    assert section in detect_intent(question, 1).sections
+
+
+def test_kpi_question_with_own_is_not_about_responsibilities() -> None:
+    assert detect_intent("What KPIs does a Director of SRE own?", 1).sections == ["kpis"]
+
+
+def test_subsection_hints_pick_the_30_day_goals() -> None:
+    assert "30" in detect_intent("what are the first 30 days goals", 1).subsection_hints
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which roles are in the knowledge base?",
+        "list the director-level roles",
+        "which blueprints cover cloud roles?",
+    ],
+)
+def test_catalogue_questions_are_recognised(question: str) -> None:
+    assert detect_intent(question, 0).kind == "catalogue"
+
+
+def test_a_shortened_title_only_one_role_fits_resolves_to_it(resolver: RoleResolver) -> None:
+    assert names(resolver, "Which orchestration tools does the VP use?") == ["VP of Data and AI"]
+    assert names(resolver, "what does the Head of Data do") == ["Head of Data Engineering"]
+
+
+def test_a_shortened_title_many_roles_fit_stays_unknown(resolver: RoleResolver) -> None:
+    resolution = resolver.resolve("what does the director own?")
+    assert resolution.roles == [] and resolution.unknown == ["Director"]
