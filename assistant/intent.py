@@ -45,7 +45,7 @@ _SECTION_PATTERNS: dict[str, str] = {
     r"|screen|recruit|signals?",
     "scorecard": r"scorecard|at a glance|\btop 10\b|one[- ]page|cheat ?sheet",
     "summary": r"\bsummar|overview|what is (?:an? |the )?.*(?:role|director|head|vp|manager)"
-    r"|what (?:do|does) (?:an? |the )?[\w\s&/-]+ do\b|describe|who is|purpose|\babout\b",
+    r"|what (?:do|does) (?:an? |the )?[\w\s&/-]+ do\b|describe|who is|purpose",
     "mission": r"\bmission\b|why (?:does|do) .* exist|strategic importance|business outcomes"
     r"|why (?:is|are) .* important|\bvalue\b",
 }

@@ -33,7 +33,7 @@ from assistant.models import (
 from assistant.retrieval import Corpus, HybridRetriever
 from assistant.roles import ROLE_NOUNS, RoleResolver, role_tokens
 from assistant.store import ChunkStore, open_client
-from assistant.text import fold, tokens
+from assistant.text import fold, stem, tokens
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -265,7 +265,7 @@ class Assistant:
                 suggestions = resolver.suggest(explicit_role)
             else:
                 roles, unknown = [found], []
-        intent = detect_intent(question, len(roles))
+        intent = detect_intent(_without_role_names(question, roles), len(roles))
         sections = list(intent.sections)
 
         previous_roles, previous_sections = _previous_topic(history, resolver)
@@ -436,6 +436,16 @@ def _content(question: str, roles: list[RoleInfo]) -> list[str]:
     ]
 
 
+def _without_role_names(question: str, roles: list[RoleInfo]) -> str:
+    """The question without its role names: "Director of Platform Engineering" is no platform."""
+    role_words = {t for r in roles for t in role_tokens(r.role)} | {
+        t for r in roles for t in tokens(r.role)
+    }
+    return " ".join(
+        w for w in fold(question).split() if stem(w.strip("?,.!:;'\"")) not in role_words
+    )
+
+
 def _previous_topic(
     history: Sequence[Turn], resolver: RoleResolver
 ) -> tuple[list[RoleInfo], list[str]]:
@@ -448,7 +458,7 @@ def _previous_topic(
         if not roles:
             roles = resolver.resolve(turn.content).roles
         if not sections:
-            sections = detect_intent(turn.content, len(roles)).sections
+            sections = detect_intent(_without_role_names(turn.content, roles), len(roles)).sections
         if roles and sections:
             break
     return roles, [s for s in sections if s != "summary"] or sections

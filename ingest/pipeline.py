@@ -29,8 +29,6 @@ Stage = Literal["parse", "embed", "write"]
 ProgressCallback = Callable[[Stage, int, int], None]
 """Called with (stage, done, total) as work advances."""
 
-_MAX_SOURCE_BYTES = 20 * 1024 * 1024
-
 
 @dataclass
 class _Plan:
@@ -126,8 +124,6 @@ class Ingestor:
         for done, path in enumerate(files, start=1):
             source = display_source(path)
             try:
-                if path.stat().st_size > _MAX_SOURCE_BYTES:
-                    raise SourceError(path, "larger than 20 MiB; is it really a blueprint?")
                 parsed = parse_source(path)
             except SourceError as exc:
                 report.errors.append(IngestError(source=source, message=str(exc)))

@@ -1,0 +1,18 @@
+"""Errors raised while reading sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.errors import BlueprintsError
+
+
+class SourceError(BlueprintsError):
+    """A source file that cannot be read as a blueprint.
+
+    The message always starts with the file name and ends with what to do about it.
+    """
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)

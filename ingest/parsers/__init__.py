@@ -1,0 +1,105 @@
+"""Read a blueprint source file, whatever its format, into blueprints.
+
+The format is decided from the content, not the file name: WordPress REST API JSON, a saved
+HTML page (a blueprint or a category listing), or Markdown and plain text (a blueprint, or a
+listing of roles like `engineering-leadership-roles.listing.txt`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from assistant.models import Blueprint
+from ingest.errors import SourceError
+from ingest.parsers.html import parse_html
+from ingest.parsers.markdown import parse_markdown
+from ingest.parsers.wordpress import parse_wordpress
+
+Format = Literal["wordpress", "html", "markdown"]
+
+# Blueprint pages are a few hundred kB; anything this big is the wrong file.
+MAX_BYTES = 20 * 1024 * 1024
+_EXPECTED = "expected WordPress post JSON, an HTML or Markdown blueprint, or a listing page"
+# `[` must be followed by a value, so that Markdown starting with a link is not taken for JSON.
+_JSON_START = re.compile(r"\A\s*(?:\{|\[\s*(?:[{\[\"\]]|\Z))")
+_HTML_START = re.compile(r"\A\s*<(?:!doctype|!--|[a-z][a-z0-9-]*[\s/>])", re.IGNORECASE)
+_DOCUMENT_START = re.compile(r"\A\s*<(?:!doctype|html)\b", re.IGNORECASE)
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}[ \t]+\S", re.MULTILINE)
+
+
+def parse_source(path: Path) -> list[Blueprint]:
+    """The blueprints in one source file: one for a blueprint page, one per role for a listing.
+
+    Raises:
+        SourceError: the file cannot be read, is not text, or holds no blueprint; the message
+            names the file and says what to do.
+    """
+    text = _read_text(path)
+    match detect_format(text):
+        case "wordpress":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                msg = (
+                    f"invalid JSON at line {err.lineno}, column {err.colno} ({err.msg}); the file "
+                    "looks truncated or corrupt, download the post again"
+                )
+                raise SourceError(path, msg) from None
+            return parse_wordpress(data, path)
+        case "html":
+            return parse_html(text, path)
+        case "markdown":
+            return parse_markdown(text, path)
+
+
+def detect_format(text: str) -> Format:
+    """The format of a source from its content.
+
+    HTML that contains Markdown headings is a Markdown file that starts with inline HTML,
+    unless it starts as a full HTML document.
+    """
+    if _JSON_START.match(text):
+        return "wordpress"
+    if _DOCUMENT_START.match(text) or (
+        _HTML_START.match(text) and not _MARKDOWN_HEADING.search(text)
+    ):
+        return "html"
+    return "markdown"
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            msg = f"is {size // 2**20} MiB, too big for a blueprint; check it is the right file"
+            raise SourceError(path, msg)
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(path, "file not found; check the path") from None
+    except IsADirectoryError:
+        raise SourceError(path, "is a directory; pass a blueprint file") from None
+    except PermissionError:
+        raise SourceError(path, "permission denied; make the file readable") from None
+    except OSError as err:
+        msg = f"cannot be read ({err.strerror or err}); check the path and permissions"
+        raise SourceError(path, msg) from None
+    text = _decode(raw, path)
+    if not text.strip():
+        raise SourceError(path, f"is empty; {_EXPECTED}")
+    return text
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    # PowerShell's `>` writes UTF-16 with a byte-order mark, whose text is full of NUL bytes.
+    encoding = "utf-16" if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else ""
+    if not encoding and b"\x00" in raw:
+        raise SourceError(path, f"holds binary data (NUL bytes), not text; {_EXPECTED}")
+    try:
+        return raw.decode(encoding or "utf-8-sig")
+    except UnicodeDecodeError as err:
+        msg = f"is not UTF-8 text (undecodable byte at offset {err.start}); re-save it as UTF-8"
+        raise SourceError(path, msg) from None

@@ -1,0 +1,371 @@
+"""HTML article to blueprint sections: the one implementation behind every full-blueprint parser.
+
+WordPress post content, saved HTML pages and rendered Markdown all arrive here as a soup. The
+section headings are found first; the element holding most of them is the article, and site
+chrome (navigation, sidebars, share buttons, cookie banners, comments, footers) inside it is
+dropped by tag, class and wording.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup, Tag
+from bs4.element import NavigableString, PageElement, PreformattedString
+
+from assistant.models import Block, Section, Table
+from assistant.sections import section_key
+from ingest.parsers.common import clean
+
+HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+# Fewer distinct known sections than this is an article that merely mentions "tools" or "KPIs".
+MIN_KNOWN_SECTIONS = 3
+
+# Never text a reader sees, wherever they are.
+_DROPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "canvas", "object")
+_CHROME_TAGS = frozenset(
+    {"nav", "aside", "footer", "form", "button", "select", "input", "textarea", "dialog"}
+)
+_CHROME_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog"}
+)
+# WordPress puts category and tag slugs (`category-social-media`) in these elements' classes.
+_NEVER_CHROME = frozenset({"html", "body", "main", "article"})
+_CHROME_ATTR = re.compile(
+    r"(?:^|[\s_-])(?:"
+    r"nav|navbar|navigation|menu|breadcrumbs?|pagination|pager|skip|toc|"
+    r"sidebar|widgets?|footer|colophon|masthead|site-header|meta|author|"
+    r"cookies?|consent|gdpr|banner|popup|modal|newsletter|subscribe|"
+    r"share|sharing|sharedaddy|social|related\w*|comments?|respond|"
+    r"ads?|adsbygoogle|advert\w*|sponsor\w*|screen-reader-text|sr-only|visually-hidden"
+    r")(?=$|[\s_-])",
+    re.IGNORECASE,
+)
+# Blocks and headings that are site furniture even when no class says so (Markdown exports).
+CHROME_TEXT = re.compile(
+    r"^(?:share\s+(?:this|on|via)\b|follow\s+us\b|like\s+this\b|"
+    r"related(?:\s+(?:posts|articles|reading))?\s*:?$|you\s+(?:may|might)\s+also\s+like|"
+    r"leave\s+a\s+(?:reply|comment)|\d*\s*comments?\s*:?$|post\s+navigation|about\s+the\s+author|"
+    r"we\s+use\s+cookies|this\s+(?:web)?site\s+uses\s+cookies|(?:accept|reject|manage)\s+"
+    r"(?:all\s+)?cookies|cookie\s+(?:policy|settings|preferences|consent)|©|copyright\s+"
+    r"(?:©\s*)?\d{4}|all\s+rights\s+reserved|skip\s+to\s+(?:main\s+)?content|read\s+more\b|"
+    r"continue\s+reading\b|advertisements?$|sponsored$|subscribe\b|posted\s+(?:on|in|by)\b|"
+    r"(?:tags|categories|filed\s+under)\s*:|(?:previous|next)\s+post\b)",
+    re.IGNORECASE,
+)
+_BLOCK_TAGS = frozenset(
+    {
+        *HEADING_TAGS,
+        *("address", "article", "aside", "blockquote", "dd", "details", "div", "dl", "dt"),
+        *("fieldset", "figcaption", "figure", "footer", "header", "hr", "li", "main", "nav"),
+        *("ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th"),
+        *("thead", "tr", "ul"),
+    }
+)
+_LIST_TAGS = ("ul", "ol")
+# "7) KPIs", "7. KPIs", "7: KPIs"; a title starting with a digit ("7.1 Scope") is not one.
+_NUMBERED = re.compile(r"^(\d{1,2})\s*[).:]\s*([^\d\s].*)$")
+# WordPress posts written as plain text keep their bullets as lines starting with an en dash
+# (or a pasted "•").
+_PSEUDO_BULLET = re.compile(r"^\s*[\u2013\u2022]\s+")
+# A paragraph or list this much link text is navigation, share buttons or a footer.
+_LINK_SHARE = 0.8
+
+
+def load_html(markup: str) -> BeautifulSoup:
+    """Parse HTML, without the elements that never hold readable text."""
+    soup = BeautifulSoup(markup, "html.parser")
+    for tag in soup.find_all(_DROPPED_TAGS):
+        tag.decompose()
+    return soup
+
+
+def is_chrome(tag: Tag) -> bool:
+    """Whether an element is site chrome rather than article content."""
+    name = tag.name
+    if name in _NEVER_CHROME:
+        return False
+    if name in _CHROME_TAGS or tag.has_attr("hidden"):
+        return True
+    # An article's own <header> holds its title, which listing pages need.
+    if name == "header" and tag.find_parent("article") is None:
+        return True
+    if str(tag.get("role", "")).lower() in _CHROME_ROLES:
+        return True
+    if str(tag.get("aria-hidden", "")).lower() == "true":
+        return True
+    if re.search(r"display\s*:\s*none", str(tag.get("style", ""))):
+        return True
+    names = [*tag.get_attribute_list("class"), str(tag.get("id", ""))]
+    return bool(_CHROME_ATTR.search(" ".join(str(n) for n in names if n)))
+
+
+def is_chrome_within(tag: Tag, root: Tag) -> bool:
+    """Whether the element, or one of its ancestors below `root`, is site chrome."""
+    node: Tag | None = tag
+    while node is not None and node is not root:
+        if is_chrome(node):
+            return True
+        node = node.parent
+    return False
+
+
+def content_root(marks: list[Tag]) -> Tag:
+    """The deepest element holding more than half of the marks (section headings, titles).
+
+    A majority rather than all of them, so that one heading in a sidebar widget cannot widen
+    the article to the whole page.
+    """
+    counts: Counter[int] = Counter()
+    depths: dict[int, tuple[int, Tag]] = {}
+    for mark in marks:
+        for depth, ancestor in enumerate(reversed(list(mark.parents))):
+            counts[id(ancestor)] += 1
+            depths[id(ancestor)] = (depth, ancestor)
+    holders = [depths[key] for key, n in counts.items() if 2 * n > len(marks)]
+    return max(holders, key=lambda pair: pair[0])[1]
+
+
+def text_lines(nodes: Iterable[PageElement]) -> list[str]:
+    """The non-blank text lines of some nodes; `<br>` and block elements end a line.
+
+    Source line breaks are kept too: they are what marks WordPress pseudo-bullets.
+    """
+    parts: list[str] = []
+    _collect_text(nodes, parts)
+    return [line for line in "".join(parts).split("\n") if line.strip()]
+
+
+def heading_text(tag: Tag) -> str:
+    """A heading's text, without the permalink markers some themes append."""
+    return clean(" ".join(text_lines(tag.children))).strip(" #¶§")
+
+
+def article_sections(soup: Tag) -> list[Section]:
+    """The blueprint sections of an HTML document, or `[]` when it holds no blueprint.
+
+    Sections are the headings at one level, numbered (`7) KPIs ...`) or, when no heading is
+    numbered, titled like blueprint sections; the level below gives subsections.
+    """
+    headings = [_Heading.of(tag) for tag in soup.find_all(HEADING_TAGS)]
+    plan = _plan(headings)
+    if plan is None:
+        return []
+    sections = {id(h.tag): h for h in plan.sections}
+    builder = _SectionBuilder()
+    root = content_root([h.tag for h in plan.sections])
+    for event in _events(root, frozenset(sections)):
+        if isinstance(event, Block):
+            builder.add(event)
+            continue
+        section = sections.get(id(event))
+        level = int(event.name[1])
+        text = heading_text(event)
+        if section is not None:
+            builder.start_section(section.number, section.title)
+        elif level <= plan.level or CHROME_TEXT.match(text):
+            # "Related posts", "Leave a Reply" and the like end the blueprint's content.
+            builder.stop()
+        elif level == plan.level + 1:
+            builder.start_subsection(text)
+        elif text:
+            builder.add(Block(kind="paragraph", text=text))
+    return builder.sections()
+
+
+@dataclass(frozen=True)
+class _Heading:
+    tag: Tag
+    level: int
+    number: int
+    title: str
+
+    @classmethod
+    def of(cls, tag: Tag) -> _Heading:
+        text = heading_text(tag)
+        match = _NUMBERED.match(text)
+        if match:
+            return cls(tag, int(tag.name[1]), int(match[1]), clean(match[2]))
+        return cls(tag, int(tag.name[1]), 0, text)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    level: int
+    sections: list[_Heading]
+
+
+def _plan(headings: list[_Heading]) -> _Plan | None:
+    """Which headings are the sections: numbered ones if any level has enough, else titled ones."""
+    for numbered in (True, False):
+        by_level = {
+            level: [h for h in headings if h.level == level and (h.number or not numbered)]
+            for level in range(1, 7)
+        }
+        known = {
+            level: len({section_key(h.title) for h in found} - {"other"})
+            for level, found in by_level.items()
+        }
+        # The outermost qualifying level: the one below it repeats section words in subsections.
+        level = next((lv for lv in sorted(known) if known[lv] >= MIN_KNOWN_SECTIONS), 0)
+        if not level:
+            continue
+        if numbered:
+            return _Plan(level, by_level[level])
+        return _Plan(level, [h for h in by_level[level] if section_key(h.title) != "other"])
+    return None
+
+
+class _SectionBuilder:
+    """Collects blocks under the current section and subsection."""
+
+    def __init__(self) -> None:
+        self._sections: list[list[Section]] = []
+        self._collecting = False
+
+    def start_section(self, number: int, title: str) -> None:
+        key = section_key(title, number)
+        self._sections.append([Section(number=number, title=title, key=key)])
+        self._collecting = True
+
+    def start_subsection(self, name: str) -> None:
+        if self._collecting and name:
+            own = self._sections[-1][0]
+            part = Section(number=own.number, title=own.title, key=own.key, subsection=name)
+            self._sections[-1].append(part)
+
+    def stop(self) -> None:
+        self._collecting = False
+
+    def add(self, block: Block) -> None:
+        if self._collecting:
+            self._sections[-1][-1].blocks.append(block)
+
+    def sections(self) -> list[Section]:
+        # A section that goes straight into its subsections has no content of its own; it is
+        # kept empty only when it has nothing else, so that every heading stays listed.
+        result: list[Section] = []
+        for parts in self._sections:
+            result.extend([part for part in parts if part.blocks] or parts[:1])
+        return result
+
+
+def _events(parent: Tag, marks: frozenset[int]) -> Iterator[Tag | Block]:
+    """Headings (as tags) and content blocks in document order, chrome left out."""
+    run: list[PageElement] = []
+    for child in parent.children:
+        if not isinstance(child, Tag) or (
+            child.name not in _BLOCK_TAGS and child.find(_BLOCK_TAGS) is None
+        ):
+            run.append(child)
+            continue
+        if is_chrome(child) and not any(id(h) in marks for h in child.find_all(HEADING_TAGS)):
+            continue
+        yield from _text_blocks(text_lines(run))
+        run = []
+        if child.name in HEADING_TAGS:
+            yield child
+        elif child.name == "p":
+            if not _mostly_links(child):
+                yield from _text_blocks(text_lines(child.children))
+        elif child.name in _LIST_TAGS:
+            items = _list_items(child)
+            if items and not _mostly_links(child):
+                yield Block(kind="bullets", items=items)
+        elif child.name == "table":
+            table = _table(child)
+            if table is not None:
+                yield Block(kind="table", table=table)
+        else:
+            yield from _events(child, marks)
+    yield from _text_blocks(text_lines(run))
+
+
+def _collect_text(nodes: Iterable[PageElement], parts: list[str]) -> None:
+    for node in nodes:
+        if isinstance(node, NavigableString):
+            # Comments, doctypes and CDATA are strings too, but not text.
+            if not isinstance(node, PreformattedString):
+                parts.append(str(node))
+        elif isinstance(node, Tag) and not is_chrome(node):
+            if node.name == "br":
+                parts.append("\n")
+            elif node.name in _BLOCK_TAGS:
+                parts.append("\n")
+                _collect_text(node.children, parts)
+                parts.append("\n")
+            else:
+                _collect_text(node.children, parts)
+
+
+def _split_pseudo_bullets(lines: list[str]) -> tuple[str, list[str]]:
+    """A paragraph's lead-in text and its en-dash pseudo-bullets; wrapped lines rejoin theirs."""
+    lead: list[str] = []
+    items: list[str] = []
+    for line in lines:
+        bullet = _PSEUDO_BULLET.match(line)
+        if bullet:
+            items.append(line[bullet.end() :])
+        elif items:
+            items[-1] += " " + line
+        else:
+            lead.append(line)
+    return clean(" ".join(lead)), [text for text in map(clean, items) if text]
+
+
+def _text_blocks(lines: list[str]) -> list[Block]:
+    if not lines or CHROME_TEXT.match(clean(" ".join(lines))):
+        return []
+    lead, items = _split_pseudo_bullets(lines)
+    blocks = [Block(kind="paragraph", text=lead)] if lead else []
+    if items:
+        blocks.append(Block(kind="bullets", items=items))
+    return blocks
+
+
+def _list_items(list_tag: Tag) -> list[str]:
+    """The items of a list, nested lists and pseudo-bullets flattened in reading order."""
+    items: list[str] = []
+    for li in list_tag.find_all("li", recursive=False):
+        run: list[PageElement] = []
+        for child in li.children:
+            if isinstance(child, Tag) and child.name in _LIST_TAGS:
+                items.extend(_item_texts(run))
+                run = []
+                items.extend(_list_items(child))
+            else:
+                run.append(child)
+        items.extend(_item_texts(run))
+    return items
+
+
+def _item_texts(nodes: list[PageElement]) -> list[str]:
+    lead, bullets = _split_pseudo_bullets(text_lines(nodes))
+    return [lead, *bullets] if lead else bullets
+
+
+def _table(tag: Tag) -> Table | None:
+    """A table: its header (a `<thead>` row or a first row of `<th>`) and all the other rows."""
+    rows: list[tuple[bool, list[str]]] = []
+    for tr in tag.find_all("tr"):
+        if tr.find_parent("table") is not tag:
+            continue  # a row of a nested table
+        cells = tr.find_all(["th", "td"], recursive=False)
+        texts = [clean(" ".join(text_lines(cell.children))) for cell in cells]
+        if any(texts):  # a spacer row has nothing to keep
+            in_head = tr.parent is not None and tr.parent.name == "thead"
+            rows.append((in_head or all(cell.name == "th" for cell in cells), texts))
+    if not rows:
+        return None
+    if rows[0][0]:
+        return Table(header=rows[0][1], rows=[cells for _, cells in rows[1:]])
+    return Table(header=[], rows=[cells for _, cells in rows])
+
+
+def _mostly_links(tag: Tag) -> bool:
+    text = sum(char.isalnum() for char in tag.get_text())
+    linked = sum(char.isalnum() for link in tag.find_all("a") for char in link.get_text())
+    return text > 0 and linked >= _LINK_SHARE * text

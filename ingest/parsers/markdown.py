@@ -1,0 +1,54 @@
+"""Markdown blueprints, including pages converted to Markdown with their site chrome.
+
+The Markdown is rendered to HTML and read by the same article parser as every other format.
+Metadata comes from YAML-style front matter or a converter's header (`Title:`, `URL Source:`,
+`Published Time:` … `Markdown Content:`), else from the first `#` heading.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from assistant.models import Blueprint
+from ingest.parsers.article import load_html
+from ingest.parsers.common import parse_timestamp
+from ingest.parsers.html import PageMeta, page_meta, parse_page
+
+# Raw HTML passes through: exports keep tables and cookie banners as HTML, and the article
+# parser drops the chrome either way.
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+_CONVERTER_HEADER = re.compile(r"\A(Title:.*?)\n[ \t]*Markdown Content:[ \t]*\n", re.DOTALL)
+_FIELD = re.compile(r"^\s*([A-Za-z][\w ]*?)\s*:\s*(.*?)\s*$")
+_URL_KEYS = ("url", "url source", "canonical", "canonical_url", "link", "source_url")
+_MODIFIED_KEYS = ("modified", "updated", "last_modified", "date_modified", "published time", "date")
+
+
+def parse_markdown(text: str, path: Path) -> list[Blueprint]:
+    """The blueprint, or the listed roles, of a Markdown document."""
+    fields, body = _split_header(text)
+    soup = load_html(_MARKDOWN.render(body))
+    found = page_meta(soup)
+    modified = next((fields[key] for key in _MODIFIED_KEYS if fields.get(key)), "")
+    meta = PageMeta(
+        title=fields.get("title") or found.title,
+        url=next((fields[key] for key in _URL_KEYS if fields.get(key)), ""),
+        modified=parse_timestamp(modified),
+    )
+    return parse_page(soup, path, meta)
+
+
+def _split_header(text: str) -> tuple[dict[str, str], str]:
+    """The metadata fields at the top of a document (lower-case keys), and the rest of it."""
+    header = _FRONT_MATTER.match(text) or _CONVERTER_HEADER.match(text)
+    if header is None:
+        return {}, text
+    fields: dict[str, str] = {}
+    for line in header[1].splitlines():
+        field = _FIELD.match(line)
+        if field:
+            fields[field[1].lower()] = field[2].strip("\"'")
+    return fields, text[header.end() :]
