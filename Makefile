@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test unit integration eval lint typecheck bench clean
+.PHONY: setup run test unit integration browser-deps eval lint typecheck bench clean
 
 setup: $(STAMP)
 
@@ -25,15 +25,19 @@ run: setup
 	$(BIN)/blueprints ingest --if-empty
 	$(BIN)/blueprints serve --host $(HOST) --port $(PORT)
 
-test: setup lint typecheck
+test: setup lint typecheck browser-deps
 	$(BIN)/pytest
 	$(BIN)/blueprints eval --fresh-index --report .blueprints/eval-report
 
 unit: setup
 	$(BIN)/pytest -m "not integration and not browser"
 
-integration: setup
+integration: setup browser-deps
 	$(BIN)/pytest -m "integration or browser"
+
+# Debian's Chromium for the browser test (never a browser download).
+browser-deps:
+	bash scripts/ensure-chromium.sh
 
 eval: setup
 	$(BIN)/blueprints eval --report .blueprints/eval-report

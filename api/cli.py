@@ -1,0 +1,297 @@
+"""The `blueprints` command line: ingest, roles, ask, chat, eval, serve, slack."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from assistant.errors import BlueprintsError
+from assistant.models import Answer, IngestReport, Turn
+from assistant.settings import Settings
+from evals.cli import eval_command
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Ingestor, Stage
+
+app = typer.Typer(
+    help="Blueprint Assistant: answers questions about role blueprints, with sources.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("eval", help="Run the gold question set and gate on the thresholds.")(eval_command)
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        err.print(f"[red]Configuration error:[/red] {problems}")
+        raise typer.Exit(2) from exc
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]Error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders (default: the bundled corpus in data/blueprints)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents not in the given sources.")
+    ] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the index already has content.")
+    ] = False,
+) -> None:
+    """Parse, chunk, embed and store blueprints (WordPress JSON, HTML, Markdown, listings)."""
+    from assistant.service import load_embedder, open_store
+    from ingest.pipeline import Ingestor
+
+    settings = _settings()
+    try:
+        store = open_store(settings)
+        if if_empty and store.count() > 0:
+            if not json_output:
+                err.print(f"Index already holds {store.count()} chunks; nothing to ingest.")
+            return
+        embedder = load_embedder(settings)
+    except BlueprintsError as exc:
+        raise _fail(str(exc)) from exc
+    sources = paths or [settings.corpus_dir]
+    ingestor = Ingestor(store, embedder, chunk_size=settings.chunk_size)
+    if json_output or not err.is_terminal:
+        report = ingestor.ingest(sources, prune=prune)
+    else:
+        report = _ingest_with_progress(ingestor, sources, prune)
+    if json_output:
+        out.print_json(report.model_dump_json())
+    else:
+        _print_ingest_report(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _ingest_with_progress(ingestor: Ingestor, sources: list[Path], prune: bool) -> IngestReport:
+    labels = {"parse": "Parsing", "embed": "Embedding", "write": "Writing"}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(stage: Stage, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(labels[stage], total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        return ingestor.ingest(sources, prune=prune, on_progress=advance)
+
+
+def _print_ingest_report(report: IngestReport) -> None:
+    err.print(
+        f"Documents: {report.documents_added} added, {report.documents_updated} updated, "
+        f"{report.documents_unchanged} unchanged, {report.documents_pruned} pruned, "
+        f"{report.documents_failed} failed. Chunks: {report.chunks_written} written, "
+        f"{report.chunks_deleted} deleted ({report.seconds:.1f} s)."
+    )
+    for error in report.errors:
+        err.print(f"[red]✗[/red] {error.message}")
+
+
+@app.command()
+def roles(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every role in the knowledge base."""
+    from assistant.service import open_store
+
+    settings = _settings()
+    try:
+        catalogue = open_store(settings).roles()
+    except BlueprintsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        rows = [r.model_dump(mode="json", exclude={"summary"}) for r in catalogue]
+        out.print_json(json.dumps(rows))
+        return
+    if not catalogue:
+        raise _fail("The knowledge base is empty: run `blueprints ingest` first.")
+    table = Table(title=f"{len(catalogue)} roles")
+    for column in ("Role", "Id", "Coverage", "Sections", "Source"):
+        table.add_column(column)
+    for role in catalogue:
+        table.add_row(role.role, role.id, role.coverage.value, str(len(role.sections)), role.source)
+    out.print(table)
+
+
+def _read_history(path: Path | None) -> list[Turn]:
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [Turn.model_validate(item) for item in data]
+    except (OSError, ValueError, TypeError) as exc:
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        msg = (
+            f"{path}: not a conversation ({reason}); expected a JSON list of "
+            '{"role": "user"|"assistant", "content": "..."}'
+        )
+        raise _fail(msg) from exc
+
+
+def _print_answer(answer: Answer) -> None:
+    style = {"answered": "green", "partial": "yellow", "not_found": "red"}[answer.coverage.value]
+    out.print(Markdown(answer.answer))
+    out.print(f"[{style}]coverage: {answer.coverage.value}[/{style}]")
+    if answer.citations:
+        out.print("\n[bold]Sources[/bold]")
+        for citation in answer.citations:
+            where = " > ".join(p for p in (citation.section, citation.subsection) if p)
+            out.print(f"[{citation.n}] {citation.role} > {where}")
+            out.print(f"    “{citation.quote}”", style="dim")
+            if citation.url:
+                out.print(f"    {citation.url}", style="dim")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    history_json: Annotated[
+        Path | None,
+        typer.Option("--history-json", help="The conversation so far, as a JSON file."),
+    ] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Ask about this role.")] = None,
+) -> None:
+    """Answer a question from the blueprints, citing its sources."""
+    from assistant.service import build_assistant
+
+    settings = _settings()
+    history = _read_history(history_json)
+    try:
+        assistant = build_assistant(settings)
+        answer = assistant.ask(question, history, role)
+    except BlueprintsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        out.print_json(answer.model_dump_json())
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+def chat(
+    role: Annotated[str | None, typer.Option("--role", help="Ask about this role.")] = None,
+) -> None:
+    """An interactive conversation in the terminal (Ctrl-D or `exit` to leave)."""
+    from assistant.service import build_assistant
+
+    settings = _settings()
+    try:
+        assistant = build_assistant(settings)
+    except BlueprintsError as exc:
+        raise _fail(str(exc)) from exc
+    history: list[Turn] = []
+    out.print(
+        "Ask about a role blueprint (e.g. [bold]what KPIs does the VP of Data and AI own?[/bold])"
+    )
+    while True:
+        try:
+            question = out.input("[bold cyan]you>[/bold cyan] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        if question.lower() in {"exit", "quit", ":q"}:
+            return
+        if not question:
+            continue
+        try:
+            answer = assistant.ask(question, history, role)
+        except BlueprintsError as exc:
+            err.print(f"[red]{exc}[/red]")
+            continue
+        _print_answer(answer)
+        history += [
+            Turn(role="user", content=question),
+            Turn(role="assistant", content=answer.answer),
+        ]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API, the web chat and (when configured) the Slack app."""
+    from api.server import serve as run_server
+
+    run_server(_settings(), host, port)
+
+
+@app.command()
+def slack(
+    socket: Annotated[
+        bool, typer.Option("--socket", help="Use Socket Mode (needs SLACK_APP_TOKEN).")
+    ] = False,
+) -> None:
+    """Run the Slack app in Socket Mode, for development behind a firewall."""
+    if not socket:
+        raise _fail("Over HTTP the Slack app runs inside `blueprints serve`; use --socket here.")
+    settings = _settings()
+    if not settings.slack_enabled or settings.slack_app_token is None:
+        raise _fail("Socket Mode needs SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN.")
+    import asyncio
+
+    from api.feedback import FeedbackStore
+    from api.slack import run_socket_mode
+    from assistant.service import build_assistant
+
+    assistant = build_assistant(settings)
+    asyncio.run(run_socket_mode(settings, assistant, FeedbackStore(settings.feedback_path)))
+
+
+def main() -> None:
+    """Entry point for `python -m api.cli`."""
+    app(prog_name="blueprints")
+
+
+if __name__ == "__main__":
+    main()

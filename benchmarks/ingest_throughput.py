@@ -1,0 +1,75 @@
+"""Ingest throughput beside raw `SentenceTransformer.encode` on the same chunks, in one run.
+
+Also times a re-ingest of the unchanged corpus. Usage: python benchmarks/ingest_throughput.py
+[--copies N]  (N copies of the full blueprint, renamed, so there is enough text to time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from assistant.service import load_embedder, open_store
+from assistant.settings import PROJECT_ROOT, Settings
+from ingest.chunker import chunk_blueprint
+from ingest.parsers import parse_source
+from ingest.pipeline import Ingestor
+
+CORPUS = PROJECT_ROOT / "data" / "blueprints"
+
+
+def build_corpus(folder: Path, copies: int) -> None:
+    """The bundled corpus plus renamed copies of the full blueprint."""
+    for source in CORPUS.iterdir():
+        (folder / source.name).write_bytes(source.read_bytes())
+    post = json.loads((CORPUS / "vp-of-data-and-ai.wordpress.json").read_text(encoding="utf-8"))
+    for n in range(2, copies + 1):
+        copy = dict(post, title={"rendered": f"VP of Data and AI Copy {n}: Role Blueprint"})
+        (folder / f"copy-{n}.json").write_text(json.dumps(copy), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--copies", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        corpus = root / "corpus"
+        corpus.mkdir()
+        build_corpus(corpus, args.copies)
+        settings = Settings(_env_file=None, store_dir=root / "chroma", chroma_url=None)  # type: ignore[call-arg]
+        embedder = load_embedder(settings)
+        texts = [
+            chunk.text
+            for path in sorted(corpus.iterdir())
+            for blueprint in parse_source(path)
+            for chunk in chunk_blueprint(blueprint, settings.chunk_size)
+        ]
+        embedder.embed_documents(texts[:64])  # warm up
+
+        started = time.perf_counter()
+        embedder.embed_documents(texts)
+        raw_seconds = time.perf_counter() - started
+
+        ingestor = Ingestor(open_store(settings), embedder, chunk_size=settings.chunk_size)
+        first = ingestor.ingest([corpus])
+        again = ingestor.ingest([corpus])
+
+    raw_rate = len(texts) / raw_seconds
+    ingest_rate = first.chunks_written / first.seconds
+    print(f"chunks:                      {len(texts)}")
+    print(f"raw encode:                  {raw_rate:8.1f} chunks/s ({raw_seconds:.2f} s)")
+    print(f"ingest (parse+chunk+embed+write): {ingest_rate:8.1f} chunks/s ({first.seconds:.2f} s)")
+    print(f"ingest / raw encode:         {ingest_rate / raw_rate:8.2f}")
+    print(
+        f"unchanged re-ingest:         {again.seconds:.3f} s, {first.seconds / again.seconds:.1f}x faster"
+    )
+    assert again.chunks_written == 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The same ingest-and-ask flow on the embedded store and on a real Chroma server on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.models import AnswerCoverage
+from assistant.service import Assistant, open_store
+from assistant.settings import Settings
+from ingest.pipeline import Ingestor
+from tests.conftest import BUNDLED_CORPUS, make_settings
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`chroma run` (shipped with the chromadb package) on a free loopback port."""
+    chroma = Path(sys.executable).with_name("chroma")
+    executable = str(chroma) if chroma.exists() else shutil.which("chroma")
+    assert executable, "the chroma CLI ships with chromadb; reinstall with `make setup`"
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    process = subprocess.Popen(
+        [executable, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "chroma run exited early"
+            assert time.monotonic() < deadline, "chroma server did not start within 60 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "server":
+        url = request.getfixturevalue("chroma_server")
+        # A collection of this test's own on the shared server.
+        return make_settings(
+            tmp_path / "unused", chroma_url=url, collection=f"t-{tmp_path.name[-20:]}"
+        )
+    return make_settings(tmp_path / "chroma")
+
+
+def test_ingest_reingest_and_ask_on_each_backend(
+    backend_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    store = open_store(backend_settings)
+    ingestor = Ingestor(store, embedder, chunk_size=backend_settings.chunk_size)
+    first = ingestor.ingest([BUNDLED_CORPUS])
+    assert first.documents_added == 31 and not first.errors
+    assert len(store.roles()) == 31
+
+    again = ingestor.ingest([BUNDLED_CORPUS])
+    assert again.documents_unchanged == 31 and again.chunks_written == 0
+
+    answer = Assistant(backend_settings, store, embedder).ask(
+        "What KPIs does the VP of Data and AI own?"
+    )
+    assert answer.coverage is AnswerCoverage.ANSWERED
+    assert "Tier-1 MTTR < 2 hours" in answer.answer
+
+
+def test_unreachable_server_url_is_a_clear_error() -> None:
+    from assistant.errors import StoreUnavailableError
+
+    settings = make_settings(Path("/nonexistent"), chroma_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StoreUnavailableError, match="cannot reach the Chroma server"):
+        open_store(settings)
