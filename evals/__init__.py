@@ -1,0 +1,1 @@
+"""The evaluation suite: gold questions, metrics, the naive baseline, report and gate."""
