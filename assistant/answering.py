@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from assistant.models import Passage, RoleInfo
+from assistant.selection import ItemIndex
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,16 @@ class QueryPlan:
 
 @dataclass(frozen=True)
 class AnswerContext:
-    """A standalone question with its plan and the numbered passages (1-based) to answer from."""
+    """A standalone question with its plan and the numbered passages (1-based) to answer from.
+
+    `index` holds the corpus's items and word weights, for picking the items a question is
+    about; without it the passages themselves are the corpus.
+    """
 
     question: str
     plan: QueryPlan
     passages: list[Passage]
+    index: ItemIndex | None = None
 
 
 @dataclass

@@ -6,45 +6,29 @@ citation marker, so each claim can be checked against the exact text it came fro
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from assistant.answering import AnswerContext, Draft, QueryPlan
 from assistant.models import Chunk, Passage, RoleCoverage, RoleInfo
 from assistant.retrieval import matches_hint
 from assistant.sections import section_title
-from assistant.text import tokens
+from assistant.selection import (
+    Item,
+    ItemIndex,
+    best_by,
+    chunk_items,
+    heading_overlap,
+    keys,
+    question_keys,
+    term_key,
+)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])")
 _MAX_ITEMS = 40
-_LOOKUP_ITEMS = 8
-
-
-@dataclass(frozen=True)
-class Item:
-    """One quotable piece of a chunk: a bullet, a table row or a sentence."""
-
-    chunk: Chunk
-    quote: str
-    kind: str  # bullet | row | sentence
-
-
-def chunk_items(chunk: Chunk) -> list[Item]:
-    """The quotable items of a chunk, in order (the heading-path line is not one)."""
-    items: list[Item] = []
-    for line in chunk.text.split("\n")[1:]:
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("- "):
-            kind = "row" if chunk.kind == "table" else "bullet"
-            items.append(Item(chunk, line[2:].strip(), kind))
-        else:
-            items.extend(
-                Item(chunk, s.strip(), "sentence") for s in _SENTENCE_END.split(line) if s.strip()
-            )
-    return items
+_SPECIFIC_ITEMS = 6
+# An item is "what the question names" when it holds question words this rare in sum, and
+# this share of the rarity of all the question's content words.
+SPECIFIC_THRESHOLD = 3.5
+SPECIFIC_SHARE = 0.5
 
 
 def render_item(item: Item) -> str:
@@ -85,7 +69,12 @@ class _Composer:
 
 
 class ExtractiveAnswerer:
-    """Grounded answers without an LLM."""
+    """Grounded answers without an LLM.
+
+    A question that names something specific ("the MTTR target", "vector databases") gets the
+    few items that contain it; a question about a section ("KPIs", "first 30 days") gets the
+    section's items, narrowed to the subsections its words name.
+    """
 
     name = "extractive"
 
@@ -93,90 +82,180 @@ class ExtractiveAnswerer:
         """Compose the answer for a lookup or a comparison."""
         composer = _Composer()
         plan = context.plan
-        multi_role = len(plan.roles) > 1
+        index = context.index or ItemIndex(p.chunk for p in context.passages)
+        heading_keys, content_keys = question_keys(context.question, plan.roles)
+        content_keys -= {term_key(h) for h in plan.subsections}
         for role in plan.roles:
             passages = [p for p in context.passages if p.chunk.role_id == role.id]
             if not passages:
                 continue
-            if multi_role:
+            if len(plan.roles) > 1:
                 composer.lines.append(f"**{role.role}**")
-            if role.coverage is RoleCoverage.SUMMARY or not plan.sections:
-                self._best_items(composer, context.question, passages, role, plan.roles != [])
+            listed = _list_chunks(passages, plan, heading_keys)
+            specific: list[Item] = []
+            if role.coverage is RoleCoverage.FULL:
+                specific = _specific_items(passages, plan, index, heading_keys, content_keys)
+            # A specific match inside the listed section is covered by listing that section.
+            if specific and specific[0].chunk not in listed:
+                _write_items(composer, role.role, specific)
             else:
-                self._sections(composer, passages, plan, role)
+                _write_list(composer, role, listed)
             composer.lines.append("")
-        if not plan.roles and not composer.evidence:
-            self._best_items(composer, context.question, context.passages, None, False)
+        if not plan.roles:
+            items = _specific_items(
+                context.passages, plan, index, heading_keys, content_keys, strict=False
+            )
+            _write_items(composer, None, items)
         return composer.draft()
 
     def stream(self, context: AnswerContext) -> Iterator[str]:
         """The answer line by line (it is composed at once; streaming keeps one interface)."""
         yield from self.answer(context).text.splitlines(keepends=True)
 
-    @staticmethod
-    def _sections(
-        composer: _Composer, passages: list[Passage], plan: QueryPlan, role: RoleInfo
-    ) -> None:
-        wanted = [p for p in passages if p.chunk.section_key in plan.sections]
-        hinted = [p for p in wanted if matches_hint(p.chunk, plan.subsections)]
-        wanted = hinted or wanted
-        if not wanted:
-            return
-        headings = list(dict.fromkeys(p.chunk.section for p in wanted))
-        named = ", ".join(f"*{h}*" for h in headings)
-        composer.lines.append(f"From the **{role.role}** blueprint ({named}):")
-        composer.lines.append("")
-        current_subsection: str | None = None
-        count = 0
-        for passage in wanted:
-            chunk = passage.chunk
-            if chunk.subsection != current_subsection:
-                current_subsection = chunk.subsection
-                if chunk.subsection:
-                    composer.lines.append(f"**{chunk.subsection}**")
-            for item in chunk_items(chunk):
-                if count >= _MAX_ITEMS:
-                    return
-                composer.bullet(item)
-                count += 1
 
-    @staticmethod
-    def _best_items(
-        composer: _Composer,
-        question: str,
-        passages: list[Passage],
-        role: RoleInfo | None,
-        role_named: bool,
-    ) -> None:
-        """The items that share most words with the question, from the best passages."""
-        wanted = set(tokens(question))
-        if role is not None:
-            wanted -= set(tokens(role.role))
-        ranked: list[tuple[float, int, Item, Passage]] = []
-        order = 0
-        for rank, passage in enumerate(passages[:6]):
-            for item in chunk_items(passage.chunk):
-                overlap = len(wanted & set(tokens(item.quote)))
-                # Earlier passages rank higher; overlap with the question decides within them.
-                ranked.append((overlap - 0.3 * rank, order, item, passage))
-                order += 1
-        if not ranked:
-            return
-        limit = len(ranked) if role and role.coverage is RoleCoverage.SUMMARY else _LOOKUP_ITEMS
-        best = sorted(ranked, key=lambda r: (-r[0], r[1]))[:limit]
-        best.sort(key=lambda r: r[1])
-        if role is not None and role_named:
-            where = ", ".join(dict.fromkeys(f"*{i.chunk.section}*" for _, _, i, _ in best))
-            composer.lines.append(f"From the **{role.role}** blueprint ({where}):")
-            composer.lines.append("")
-        for _, _, item, _ in best:
-            if role is None:
-                composer.lines.append(
-                    f"- {render_item(item)} ({item.chunk.role}, {item.chunk.section})"
-                    f" {composer.cite(item)}"
-                )
-            else:
-                composer.bullet(item)
+def _specific_items(
+    passages: list[Passage],
+    plan: QueryPlan,
+    index: ItemIndex,
+    heading_keys: set[str],
+    content_keys: set[str],
+    *,
+    strict: bool = True,
+) -> list[Item]:
+    """The few items that contain what the question names, best first.
+
+    Strict (a role is named): only when an item holds enough of the question's rarer words,
+    else [] and the caller lists a section instead.
+    """
+    weights = index.weights
+    # Words the corpus never uses cannot be matched by any item, so they do not count.
+    wanted = sum(weights.weight(k) for k in content_keys if weights.known(k))
+    scored: list[tuple[float, float, int, Item]] = []
+    order = 0
+    for rank, passage in enumerate(passages):
+        bonus = 0.5 * heading_overlap(heading_keys, passage.chunk) - 0.05 * rank
+        if passage.chunk.section_key in plan.sections:
+            bonus += 1.0
+        for item, item_keys in index.items(passage.chunk):
+            content = weights.score(content_keys, item_keys)
+            # An item whose topic (a row's first cell, a bullet's first words) is the match
+            # is about it; one that mentions it in passing is not.
+            topic = 1.0 if content_keys & keys(_topic(item)) else 0.0
+            scored.append((content + bonus + topic if content else 0.0, content, order, item))
+            order += 1
+    if not scored:
+        return []
+    best = max(scored, key=lambda r: (r[0], -r[2]))
+    if strict and (best[1] < SPECIFIC_THRESHOLD or best[1] < SPECIFIC_SHARE * wanted):
+        return []
+    # A question whose words name a heading ("red flags") asks for what is under it.
+    named = max(
+        (
+            weights.score(content_keys, keys(f"{p.chunk.section} {p.chunk.subsection}"))
+            for p in passages
+            if p.chunk.section_key in plan.sections
+        ),
+        default=0.0,
+    )
+    if strict and named >= 0.6 * best[1]:
+        return []
+    if best[0] <= 0:  # nothing matched at all: the best passage's first items
+        return [item for *_, item in scored[:_SPECIFIC_ITEMS]]
+    # Close runners-up from the best item's section; other sections' matches are noise.
+    section = best[3].chunk.section
+    chosen = sorted(
+        (r for r in scored if r[0] >= 0.75 * best[0] and r[3].chunk.section == section),
+        key=lambda r: (-r[0], r[2]),
+    )
+    items = [item for *_, item in chosen[:_SPECIFIC_ITEMS]]
+    return _with_sub_items(items, index)
+
+
+def _topic(item: Item) -> str:
+    if item.kind == "row":
+        return item.quote.split(" | ", 1)[0]
+    return " ".join(item.quote.split()[:5])
+
+
+def _with_sub_items(items: list[Item], index: ItemIndex) -> list[Item]:
+    """A lead-in item ("Deliver early wins, such as:") brings the items listed under it."""
+    result: list[Item] = []
+    for item in items:
+        if item in result:
+            continue
+        result.append(item)
+        if not item.quote.endswith(":"):
+            continue
+        following = [i for i, _ in index.items(item.chunk)]
+        for sub in following[following.index(item) + 1 :]:
+            if sub.quote.endswith(":"):
+                break
+            if sub not in result:
+                result.append(sub)
+    return result
+
+
+def _list_chunks(passages: list[Passage], plan: QueryPlan, heading_keys: set[str]) -> list[Chunk]:
+    """The chunks of the section (and subsections) a list question asks for, in order."""
+    chunks = [p.chunk for p in passages]
+    in_sections = [c for c in chunks if c.section_key in plan.sections]
+    if in_sections:
+        chunks = in_sections
+    # Several candidate sections: keep the one whose headings name the question's words,
+    # else (no section intent at all) the best-ranked passage's section.
+    by_section: dict[str, float] = {}
+    for chunk in chunks:
+        overlap = heading_overlap(heading_keys, chunk)
+        by_section[chunk.section] = max(by_section.get(chunk.section, 0), overlap)
+    if max(by_section.values(), default=0) > 0:
+        keep = best_by(by_section, share=1.0)
+    elif in_sections:
+        keep = set(by_section)
+    else:
+        keep = {chunks[0].section}
+    chunks = [c for c in chunks if c.section in keep]
+
+    # Subsections the question names: by a hint ("first 30 days") or by the words of their
+    # titles (the section's own title words say nothing about which subsection is meant).
+    by_subsection = {
+        c.subsection: float(len((heading_keys - keys(c.section)) & keys(c.subsection)))
+        + (2.0 if matches_hint(c, plan.subsections) else 0.0)
+        for c in chunks
+    }
+    if len(set(by_subsection.values())) > 1:
+        wanted = best_by(by_subsection)
+        chunks = [c for c in chunks if c.subsection in wanted]
+    return sorted(chunks, key=lambda c: c.position)
+
+
+def _write_items(composer: _Composer, role: str | None, items: list[Item]) -> None:
+    if role is not None:
+        composer.lines.append(f"From the **{role}** blueprint:")
+        composer.lines.append("")
+    for item in items:
+        where = ", ".join(p for p in (item.chunk.section, item.chunk.subsection) if p)
+        label = f"{item.chunk.role}, {where}" if role is None else where
+        composer.lines.append(f"- {render_item(item)} ({label}) {composer.cite(item)}")
+
+
+def _write_list(composer: _Composer, role: RoleInfo, chunks: list[Chunk]) -> None:
+    if not chunks:
+        return
+    named = ", ".join(f"*{h}*" for h in dict.fromkeys(c.section for c in chunks))
+    composer.lines.append(f"From the **{role.role}** blueprint ({named}):")
+    composer.lines.append("")
+    current: str | None = None
+    count = 0
+    for chunk in chunks:
+        if chunk.subsection != current:
+            current = chunk.subsection
+            if chunk.subsection:
+                composer.lines.append(f"**{chunk.subsection}**")
+        for item in chunk_items(chunk):
+            if count >= _MAX_ITEMS:
+                return
+            composer.bullet(item)
+            count += 1
 
 
 def partial_answer(

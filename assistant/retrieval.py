@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from assistant.answering import QueryPlan
 from assistant.embeddings import Embedder
 from assistant.models import Chunk, Passage
+from assistant.selection import ItemIndex, heading_overlap, question_keys
 from assistant.store import ChunkStore
 from assistant.text import fold, tokens
 
@@ -63,11 +64,12 @@ class Corpus:
 
     chunks: list[Chunk]
     bm25: BM25
+    items: ItemIndex
 
     @classmethod
     def of(cls, chunks: list[Chunk]) -> Corpus:
         """Index a list of chunks."""
-        return cls(chunks, BM25([c.text for c in chunks]))
+        return cls(chunks, BM25([c.text for c in chunks]), ItemIndex(chunks))
 
 
 class HybridRetriever:
@@ -90,32 +92,53 @@ class HybridRetriever:
         lexical = corpus.bm25.scores(plan.question, pool)
         lexical_scores = {corpus.chunks[i].id: s for i, s in lexical.items()}
         lexical_ranking = sorted(lexical_scores, key=lambda cid: -lexical_scores[cid])[:depth]
-        fused = reciprocal_rank_fusion([[c.id for c, _ in dense], lexical_ranking])
+        # A third ranking: chunks by their single best-matching bullet, row or sentence, so a
+        # table row that names the question's terms is found in a chunk of many rows.
+        heading_keys, content_keys = question_keys(plan.question, plan.roles)
+        item_scores = {
+            corpus.chunks[i].id: corpus.items.best_item_score(corpus.chunks[i], content_keys)
+            for i in pool
+        }
+        item_ranking = [
+            cid
+            for cid in sorted(item_scores, key=lambda c: -item_scores[c])
+            if item_scores[cid] > 0
+        ][:depth]
+        fused = reciprocal_rank_fusion([[c.id for c, _ in dense], lexical_ranking, item_ranking])
+        best_item = max(item_scores.values(), default=0.0)
         by_id = {corpus.chunks[i].id: corpus.chunks[i] for i in pool}
 
+        # Field boosts: the intended sections, then headings that name the question's words.
         wanted_sections = set(plan.sections)
         scored: dict[str, float] = {}
         for chunk_id, score in fused.items():
             chunk = by_id.get(chunk_id)
             if chunk is None:
                 continue
-            if chunk.section_key in wanted_sections:
-                score += 1.0 / RRF_K
-            scored[chunk_id] = score
-        ordered = sorted(scored, key=lambda cid: -scored[cid])
+            scored[chunk_id] = score + self._boost(chunk, wanted_sections, heading_keys)
+            # A chunk holding an item that names the question's rare words outranks the rest.
+            if best_item and item_scores[chunk_id] >= 0.75 * best_item:
+                scored[chunk_id] += item_scores[chunk_id] / best_item / RRF_K
 
         # A role-scoped question about a section gets that whole section (a KPI question
-        # should list every KPI), narrowed to the subsections the question hints at.
+        # should list every KPI); the answerer narrows it to what the question names.
         section_ids: list[str] = []
         if role_ids and wanted_sections:
-            in_section = [by_id[corpus.chunks[i].id] for i in pool]
-            in_section = [c for c in in_section if c.section_key in wanted_sections]
-            narrowed = [c for c in in_section if matches_hint(c, plan.subsections)]
-            section_ids = [c.id for c in (narrowed or in_section)]
-        budget = max(self._top_k, min(len(section_ids), 2 * self._top_k))
-        chosen = section_ids[:budget]
-        chosen += [cid for cid in ordered if cid not in chosen][: max(0, budget - len(chosen))]
-        chosen = chosen[: max(self._top_k, len(section_ids[:budget]))]
+            for index in pool:
+                chunk = corpus.chunks[index]
+                if chunk.section_key in wanted_sections:
+                    section_ids.append(chunk.id)
+                    scored.setdefault(chunk.id, self._boost(chunk, wanted_sections, heading_keys))
+        ordered = sorted(scored, key=lambda cid: -scored[cid])
+        section_ids.sort(key=lambda cid: -scored[cid])
+        # The best fused chunks stay in even when the section intent is wrong.
+        chosen = list(
+            dict.fromkeys(
+                section_ids[: 2 * self._top_k] + ordered[: self._top_k // 2] + item_ranking[:3]
+            )
+        )
+        chosen += [cid for cid in ordered if cid not in chosen][: max(0, self._top_k - len(chosen))]
+        chosen.sort(key=lambda cid: -scored[cid])
         passages = [
             Passage(
                 chunk=by_id[cid],
@@ -127,6 +150,11 @@ class HybridRetriever:
         ]
         best_dense = max(dense_scores.values(), default=0.0)
         return passages, best_dense
+
+    @staticmethod
+    def _boost(chunk: Chunk, sections: set[str], heading_keys: set[str]) -> float:
+        boost = 1.0 / RRF_K if chunk.section_key in sections else 0.0
+        return boost + heading_overlap(heading_keys, chunk) / RRF_K
 
 
 def matches_hint(chunk: Chunk, hints: Sequence[str]) -> bool:

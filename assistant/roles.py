@@ -35,6 +35,8 @@ _WORDS = {
     "fe": "frontend",
     "front": "front",
 }
+# Swapped letters in the little words of titles; longer words are corrected by edit distance.
+_LITTLE_TYPOS = {"adn": "and", "nad": "and", "fo": "of", "teh": "the", "hte": "the"}
 _IGNORED = frozenset({"of", "and", "the", "a", "an", "for", "s", "role", "blueprint", "our", "my"})
 # Words that mark a phrase as naming a job, for telling "unknown role" from "no role at all".
 ROLE_NOUNS = frozenset(
@@ -87,7 +89,7 @@ class RoleResolver:
 
     def resolve(self, text: str) -> Resolution:
         """Roles named in `text` (most specific match wins), or the unknown role it names."""
-        question = [self._correct(t) for t in role_tokens(text)]
+        question = [c for t in role_tokens(text) if (c := self._correct(t)) not in _IGNORED]
         literal = fold(text)
         matches = [
             m
@@ -138,6 +140,8 @@ class RoleResolver:
 
     def _correct(self, token: str) -> str:
         """A small typo fixed against the titles' words (`enginering` -> `engineering`)."""
+        if token in _LITTLE_TYPOS:
+            return _LITTLE_TYPOS[token]
         if token in self._vocabulary or len(token) < 5 or token.isdigit():
             return token
         limit = 1 if len(token) < 9 else 2
@@ -154,13 +158,10 @@ class RoleResolver:
         for start in range(len(question) - size + 1):
             if question[start : start + size] == title:
                 return RoleMatch(role, start, start + size, 2.0 * size + literal)
-        # Same words in another order, close together: "SRE director" for "Director of SRE".
-        window = size + 1
-        for start in range(len(question)):
-            span = question[start : start + window]
-            if set(title) <= set(span) and span[0] in title:
-                end = start + max(span.index(t) for t in title) + 1
-                return RoleMatch(role, start, end, 2.0 * size - 1)
+        # The same words in another order: "SRE director" for "Director of SRE".
+        for start in range(len(question) - size + 1):
+            if sorted(question[start : start + size]) == sorted(title):
+                return RoleMatch(role, start, start + size, 2.0 * size - 1)
         return None
 
 
@@ -183,7 +184,8 @@ _NOUN_LAST = re.compile(
 )
 _PHRASE_STOP = re.compile(
     r"^(?:(?:what|which|who|how|does|do|is|are|the|a|an|our|my|of|for|about|should|would|me"
-    r"|tell|new|good|great|to|as|and|or|with|from|kpis?|skills?|tools?|use|uses)\s+)+"
+    r"|tell|new|good|great|to|as|and|or|with|from|kpis?|skills?|tools?|use|uses|know|will|we"
+    r"|can|could|if|when|del|de|la|el|los|las|le|les|du|des|der|die|das|den|dem|un|une)\s+)+"
 )
 _PHRASE_TAIL = re.compile(
     r"\s+(?:own|owns|do|does|need|needs|have|has|track|measure|report|is|are|in|at|with|and|or"

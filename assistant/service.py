@@ -32,6 +32,7 @@ from assistant.models import (
 )
 from assistant.retrieval import Corpus, HybridRetriever
 from assistant.roles import ROLE_NOUNS, RoleResolver, role_tokens
+from assistant.selection import ItemIndex
 from assistant.store import ChunkStore, open_client
 from assistant.text import fold, stem, tokens
 
@@ -46,13 +47,16 @@ log = logging.getLogger(__name__)
 OFF_TOPIC_SIMILARITY = 0.35
 # Below this, even a question about a section finds nothing relevant.
 IRRELEVANT_SIMILARITY = 0.2
-_SUMMARY_SECTIONS = frozenset({"summary", "mission"})
+# What a summary-only role's summary answers: what it is, why it exists, what it is accountable for.
+_SUMMARY_SECTIONS = frozenset({"summary", "mission", "responsibilities"})
 _GENERIC_WORDS = frozenset(
     tokens("tell me about know more information info role job position blueprint explain")
 )
+_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{1,200}>", re.IGNORECASE | re.DOTALL)
+_COMPARE_WORDS = re.compile(r"\bcompare|\bdiffer|\bversus\b|\bvs\b|\bcontrast")
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|what about|how about|same for|and for|and the|also)\b|\b(?:they|their|them"
-    r"|this role|that role|this person|he|she|his|her|it)\b"
+    r"|this role|that role|this person|he|she|his|her|it|those|these|which of)\b"
 )
 
 
@@ -65,6 +69,7 @@ class _Prepared:
     passages: list[Passage] = field(default_factory=list)
     coverage: AnswerCoverage = AnswerCoverage.ANSWERED
     draft: Draft | None = None
+    index: ItemIndex | None = None
     suggestions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -135,7 +140,7 @@ class Assistant:
         started = perf_counter()
         prepared = self._prepare(question, history, role)
         if prepared.draft is None and self._answerer is not self._extractive:
-            context = AnswerContext(prepared.question, prepared.plan, prepared.passages)
+            context = self._context(prepared)
             pieces: list[str] = []
             try:
                 for piece in self._answerer.stream(context):
@@ -185,7 +190,8 @@ class Assistant:
     # -- preparation -------------------------------------------------------------------
 
     def _check(self, question: str) -> str:
-        question = " ".join(question.split())
+        # Markup pasted into a question (from a web page, or an attack) is not part of it.
+        question = " ".join(_MARKUP.sub(" ", question).split())
         if not question:
             msg = "The question is empty: ask about a role, e.g. 'What KPIs does the VP own?'"
             raise QuestionError(msg)
@@ -216,7 +222,12 @@ class Assistant:
         snapshot = self._current()
         standalone = self._condense(question, history)
         plan, suggestions = self._plan(standalone, history, role, snapshot)
-        prepared = _Prepared(question=standalone, plan=plan, suggestions=suggestions)
+        prepared = _Prepared(
+            question=standalone,
+            plan=plan,
+            suggestions=suggestions,
+            index=snapshot.corpus.items,
+        )
         prepared.timings["plan"] = _ms(started)
         if standalone != question:
             prepared.notes.append(f"follow-up read as: {standalone}")
@@ -269,6 +280,10 @@ class Assistant:
         sections = list(intent.sections)
 
         previous_roles, previous_sections = _previous_topic(history, resolver)
+        if history and len(roles) == 1 and _COMPARE_WORDS.search(fold(question)):
+            # "how does that compare with the DevOps Director?" compares with the earlier role.
+            roles = [r for r in previous_roles if r not in roles] + roles
+            intent = detect_intent(question, len(roles))
         if history and intent.kind not in {"catalogue", "greeting"}:
             if not roles and not unknown and previous_roles:
                 roles = previous_roles
@@ -279,7 +294,7 @@ class Assistant:
                 and (_FOLLOW_UP.search(fold(question)) or not _content(question, roles))
             ):
                 sections = previous_sections
-        if roles and not sections and not _content(question, roles):
+        if roles and not sections and (intent.kind == "compare" or not _content(question, roles)):
             sections = ["summary"]
         plan = QueryPlan(
             question=question,
@@ -306,7 +321,7 @@ class Assistant:
     # -- composition ---------------------------------------------------------------------
 
     def _compose(self, prepared: _Prepared) -> Draft:
-        context = AnswerContext(prepared.question, prepared.plan, prepared.passages)
+        context = self._context(prepared)
         if self._answerer is self._extractive:
             return self._extractive.answer(context)
         from assistant.llm import LLMError
@@ -316,10 +331,14 @@ class Assistant:
         except LLMError as exc:
             return self._fallback(prepared, f"the language model failed ({exc})")
 
+    @staticmethod
+    def _context(prepared: _Prepared) -> AnswerContext:
+        return AnswerContext(prepared.question, prepared.plan, prepared.passages, prepared.index)
+
     def _fallback(self, prepared: _Prepared, reason: str) -> Draft:
         log.warning("falling back to the extractive answer: %s", reason)
         prepared.notes.append(f"extractive fallback: {reason}")
-        context = AnswerContext(prepared.question, prepared.plan, prepared.passages)
+        context = self._context(prepared)
         draft = self._extractive.answer(context)
         draft.text += (
             "\n\n_The language model's answer was not available or could not be checked "

@@ -12,7 +12,10 @@ STOPWORDS = frozenset(
     our ours out over own same she should so some such than that the their theirs them then
     there these they this those through to too under until up very was we were what when
     where which while who whom why will with would you your yours s t tell give show list
-    please""".split()
+    please like look looks happen happens usually typically kind sort thing things get gets got
+    make way ways go goes person someone somebody used using
+    de del la el los las le les du des un une der die das und et y en que son cuales cual quels
+    quelles quel welche welcher was wie est sont es ist""".split()
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*")
 _DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−"), "-")
@@ -38,22 +41,28 @@ def stem(token: str) -> str:
 
 def tokens(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Folded, stemmed word tokens; `7)` and `30-day` give `7`, `30`, `day`."""
-    found = [stem(t) for t in _TOKEN.findall(fold(text))]
-    if keep_stopwords:
-        return found
-    return [t for t in found if t not in STOPWORDS]
+    found = _TOKEN.findall(fold(text))
+    # Stopwords go before stemming: `does` and `this` are not words once stemmed.
+    return [stem(t) for t in found if keep_stopwords or t not in STOPWORDS]
 
 
 def edit_distance(a: str, b: str, limit: int = 2) -> int:
-    """Levenshtein distance, giving up (returning limit + 1) once it exceeds `limit`."""
+    """Edit distance counting a swap of neighbours as one edit (`platfrom` -> `platform`).
+
+    Gives up, returning `limit + 1`, once the distance exceeds `limit`.
+    """
     if abs(len(a) - len(b)) > limit:
         return limit + 1
+    before: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, start=1):
         current = [i]
         for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
         if min(current) > limit:
             return limit + 1
-        previous = current
+        before, previous = previous, current
     return previous[-1]
