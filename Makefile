@@ -52,6 +52,7 @@ typecheck: setup
 bench: setup
 	$(BIN)/python benchmarks/ingest_throughput.py
 	$(BIN)/python benchmarks/ask_latency.py
+	$(BIN)/python benchmarks/api_load.py --ingest-bundled
 
 clean:
 	rm -rf .blueprints .pytest_cache .mypy_cache .ruff_cache

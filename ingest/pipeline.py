@@ -146,12 +146,17 @@ class Ingestor:
             kept = plan.stored.chunk_ids if plan.stored else frozenset()
             plan.new_chunks = [c for c in plan.chunks if c.id not in kept]
         pending = [c for p in plans for c in p.new_chunks]
-        vectors: list[list[float]] = []
+        # Longest first across all documents, as SentenceTransformer orders one call: batches
+        # of alike lengths pad least, and the progress bar still moves every few hundred.
+        order = sorted(range(len(pending)), key=lambda i: -len(pending[i].text))
+        by_position: dict[int, list[float]] = {}
         batch = 256
-        for start in range(0, len(pending), batch):
-            texts = [c.text for c in pending[start : start + batch]]
-            vectors.extend(self._embedder.embed_documents(texts))
-            progress("embed", len(vectors), len(pending))
+        for start in range(0, len(order), batch):
+            indexes = order[start : start + batch]
+            embedded = self._embedder.embed_documents([pending[i].text for i in indexes])
+            by_position.update(zip(indexes, embedded, strict=True))
+            progress("embed", len(by_position), len(pending))
+        vectors = [by_position[i] for i in range(len(pending))]
         offset = 0
         for plan in plans:
             plan.embeddings = vectors[offset : offset + len(plan.new_chunks)]

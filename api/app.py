@@ -1,0 +1,134 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
+
+from api import routes
+from api.deps import require_api_key
+from api.feedback import FeedbackStore
+from api.middleware import (
+    REQUEST_ID_HEADER,
+    RateLimiter,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+)
+from assistant.errors import EmptyIndexError, QuestionError, StoreUnavailableError
+from assistant.service import Assistant, build_assistant
+from assistant.settings import Settings
+
+_log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """Build the app; its lifespan builds the assistant once unless one is given."""
+    settings = settings or Settings()
+    feedback = FeedbackStore(settings.feedback_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.assistant is None:
+            app.state.assistant = await run_in_threadpool(build_assistant, settings)
+            _mount_slack(app, settings, app.state.assistant, feedback)
+        _log.info(
+            "API ready: auth %s, %d requests/min per client, feedback in %s",
+            "on" if settings.api_key else "off",
+            settings.rate_limit_per_minute,
+            settings.feedback_path,
+        )
+        try:
+            yield
+        finally:
+            feedback.close()
+
+    app = FastAPI(
+        title="Blueprint Assistant",
+        summary="Questions about role blueprints, answered with verifiable citations",
+        version="0.1.0",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.feedback = feedback
+    app.state.assistant = assistant
+    if assistant is not None:
+        _mount_slack(app, settings, assistant, feedback)
+
+    # Only a server with a key declares (and checks) bearer auth, so its schema stays true.
+    if settings.api_key:
+        app.include_router(
+            routes.api, dependencies=[Depends(require_api_key)], responses=routes.UNAUTHORIZED
+        )
+    else:
+        app.include_router(routes.api)
+    app.include_router(routes.probes)
+    app.include_router(routes.page)
+    app.mount("/static", StaticFiles(directory=routes.STATIC_DIR), name="static")
+    _document_question_limit(app, settings.max_question_chars)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(QuestionError, _question_error)
+    app.add_exception_handler(EmptyIndexError, _unavailable)
+    app.add_exception_handler(StoreUnavailableError, _unavailable)
+
+    # Added innermost first: request ids wrap everything, CORS headers reach 429s too.
+    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings.rate_limit_per_minute))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _document_question_limit(app: FastAPI, max_chars: int) -> None:
+    """Put the configured question limit into the schema, where a static model cannot."""
+    schema = app.openapi()
+    question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
+    question["maxLength"] = max_chars
+
+
+def _mount_slack(
+    app: FastAPI, settings: Settings, assistant: Assistant, feedback: FeedbackStore
+) -> None:
+    if not settings.slack_enabled:
+        _log.info("Slack app off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable it")
+        return
+    from api.slack import mount_slack  # imported only when on: it pulls in slack_bolt
+
+    mount_slack(app, settings, assistant, feedback)
+    _log.info("Slack app on: POST /slack/events")
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+    # The input is not echoed, and the body is ASCII-escaped: a lone surrogate in a
+    # request (valid JSON, invalid UTF-8) must not turn this 422 into a 500.
+    body = json.dumps({"detail": errors}, ensure_ascii=True)
+    return Response(
+        body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json"
+    )
+
+
+async def _question_error(request: Request, exc: Exception) -> JSONResponse:
+    # Shaped like FastAPI's own validation errors, so clients handle one kind of 422.
+    error = {"type": "value_error", "loc": ["body", "question"], "msg": str(exc)}
+    return JSONResponse({"detail": [error]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,233 @@
+"""The API's pure pieces: rate limiter, SSE encoding, logs, feedback store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from api.feedback import FeedbackStore
+from api.middleware import RateLimiter, client_key, request_id_var
+from api.routes import NOT_BLANK, answer_events, to_sse
+from api.server import JsonFormatter, RequestIdFilter
+from assistant.errors import QuestionError
+from assistant.models import Answer, AnswerCoverage, StreamEvent, Trace
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_answer(text: str = "Owns KPIs [1].") -> Answer:
+    return Answer(
+        id="a-1",
+        answer=text,
+        coverage=AnswerCoverage.ANSWERED,
+        trace=Trace(question="q", standalone_question="q"),
+    )
+
+
+# ---------- rate limiter ----------
+
+
+def test_rate_limiter_allows_a_burst_then_refuses() -> None:
+    limiter = RateLimiter(3, clock=FakeClock())
+    assert [limiter.acquire("ip:1") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.acquire("ip:1") == pytest.approx(20.0)
+
+
+def test_rate_limiter_refills_at_the_configured_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock)
+    for _ in range(60):
+        limiter.acquire("ip:1")
+    assert limiter.acquire("ip:1") == pytest.approx(1.0)
+    clock.now += 0.5
+    assert limiter.acquire("ip:1") == pytest.approx(0.5)
+    clock.now += 0.5
+    assert limiter.acquire("ip:1") == 0.0
+    clock.now += 3600
+    assert sum(limiter.acquire("ip:1") == 0.0 for _ in range(61)) == 60
+
+
+def test_rate_limiter_counts_clients_separately() -> None:
+    limiter = RateLimiter(1, clock=FakeClock())
+    assert limiter.acquire("ip:1") == 0.0
+    assert limiter.acquire("ip:1") > 0
+    assert limiter.acquire("ip:2") == 0.0
+
+
+def test_rate_limiter_forgets_the_least_recent_client_beyond_its_bound() -> None:
+    limiter = RateLimiter(1, clock=FakeClock(), max_clients=2)
+    limiter.acquire("a")
+    limiter.acquire("b")
+    limiter.acquire("a")  # refused, and now the most recent
+    limiter.acquire("c")  # evicts b
+    assert limiter.acquire("a") > 0
+    assert limiter.acquire("b") == 0.0
+
+
+def test_client_key_is_the_ip_whatever_token_is_sent() -> None:
+    def scope(token: bytes) -> dict[str, object]:
+        headers = [(b"authorization", b"Bearer " + token)] if token else []
+        return {"type": "http", "headers": headers, "client": ("10.0.0.1", 5)}
+
+    assert {client_key(scope(t)) for t in (b"", b"one", b"two")} == {"ip:10.0.0.1"}
+
+
+# ---------- schema ----------
+
+
+def test_not_blank_pattern_matches_exactly_the_non_whitespace_characters() -> None:
+    pattern = re.compile(NOT_BLANK)
+    mismatched = [
+        hex(code)
+        for code in range(0x3001)  # every whitespace character is below U+3001
+        if (pattern.search(chr(code)) is None) != chr(code).isspace()
+    ]
+    assert mismatched == []
+
+
+# ---------- SSE ----------
+
+
+def test_delta_event_carries_json_text() -> None:
+    encoded = to_sse(StreamEvent(kind="delta", text='line "one"\n\nline two')).encode().decode()
+    assert encoded.startswith("event: delta\r\n")
+    data = encoded.split("data: ", 1)[1].split("\r\n", 1)[0]
+    assert json.loads(data) == {"text": 'line "one"\n\nline two'}
+
+
+def test_final_event_carries_the_whole_answer() -> None:
+    encoded = to_sse(StreamEvent(kind="final", answer=make_answer())).encode().decode()
+    data = encoded.split("data: ", 1)[1].split("\r\n", 1)[0]
+    assert Answer.model_validate_json(data) == make_answer()
+
+
+def test_final_event_without_answer_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="without an answer"):
+        to_sse(StreamEvent(kind="final"))
+
+
+async def collect(events: AsyncIterator[object]) -> list[tuple[str, dict[str, object]]]:
+    out = []
+    async for event in events:
+        out.append((event.event, json.loads(event.data)))  # type: ignore[attr-defined]
+    return out
+
+
+def failing(exc: Exception) -> Iterator[StreamEvent]:
+    yield StreamEvent(kind="delta", text="So far ")
+    raise exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "detail"),
+    [
+        (QuestionError("too long"), 422, "too long"),
+        (RuntimeError("secret"), 500, "internal error"),
+    ],
+)
+async def test_a_failing_stream_ends_with_an_error_event(
+    exc: Exception, status: int, detail: str
+) -> None:
+    rest = failing(exc)
+    first = next(rest)
+    events = await collect(answer_events(first, rest))
+    assert events[0] == ("delta", {"text": "So far "})
+    assert events[1][0] == "error"
+    assert events[1][1]["status"] == status
+    assert events[1][1]["detail"] == detail
+
+
+async def test_an_empty_stream_is_an_error_not_silence() -> None:
+    events = await collect(answer_events(None, iter([])))
+    assert [(name, data["status"]) for name, data in events] == [("error", 500)]
+
+
+# ---------- logs ----------
+
+
+def test_json_log_line_has_the_request_id_and_extras() -> None:
+    record = logging.LogRecord(
+        "api.access", logging.INFO, __file__, 1, "GET %s", ("/healthz",), None
+    )
+    record.status = 200
+    token = request_id_var.set("req-7")
+    try:
+        RequestIdFilter().filter(record)
+    finally:
+        request_id_var.reset(token)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "GET /healthz"
+    assert line["request_id"] == "req-7"
+    assert line["status"] == 200
+    assert line["level"] == "info"
+    assert "args" not in line
+
+
+# ---------- feedback store ----------
+
+
+def test_feedback_store_round_trips_newest_first(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "deep" / "dir" / "feedback.sqlite3")
+    first = store.record("a-1", "up")
+    second = store.record("a-2", "down", "wrong role", source="slack", user="U123")
+    records = store.list()
+    store.close()
+    assert second > first
+    assert [(r.id, r.answer_id, r.rating, r.comment, r.source, r.user) for r in records] == [
+        (second, "a-2", "down", "wrong role", "slack", "U123"),
+        (first, "a-1", "up", None, "api", None),
+    ]
+    assert records[0].created_at.tzinfo is not None
+
+
+def test_feedback_store_uses_wal_and_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(path)
+    store.record("a-1", "up")
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    reopened = FeedbackStore(path)
+    assert [r.answer_id for r in reopened.list()] == ["a-1"]
+    reopened.close()
+    reopened.record("a-2", "down")  # a closed store opens again (an app started twice)
+    assert [r.answer_id for r in reopened.list()] == ["a-2", "a-1"]
+    reopened.close()
+
+
+def test_feedback_store_refuses_an_unknown_rating(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record("a-1", "meh")  # type: ignore[arg-type]
+    store.close()
+
+
+def test_feedback_store_takes_writes_from_many_threads(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+
+    def rate(worker: int) -> None:
+        for i in range(25):
+            store.record(f"a-{worker}-{i}", "up" if i % 2 else "down", source="slack")
+
+    threads = [threading.Thread(target=rate, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = store.list(limit=1000)
+    store.close()
+    assert len(records) == 200
+    assert len({r.id for r in records}) == 200
