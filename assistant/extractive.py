@@ -32,13 +32,34 @@ SPECIFIC_SHARE = 0.5
 
 
 def render_item(item: Item) -> str:
-    """An item as answer text: a table row reads as `**Metric**: measures…; target…`."""
+    """An item as answer text; a table row leads with its target and frequency.
+
+    `Metric name: MTTR | What it measures: … | Example target / benchmark: < 2 hours |
+    Frequency: Monthly` reads `**MTTR**: target < 2 hours; frequency Monthly (what it
+    measures: …)`.
+    """
     if item.kind != "row":
         return item.quote
     cells = [cell.partition(": ") for cell in item.quote.split(" | ")]
     first = cells[0][2] or cells[0][0]
-    rest = "; ".join(f"{name.lower()}: {value}" for name, _, value in cells[1:] if value)
-    return f"**{first}**: {rest}" if rest else f"**{first}**"
+    leading: list[str] = []
+    rest: list[str] = []
+    for name, _, value in cells[1:]:
+        if not value:
+            continue
+        lowered = name.lower()
+        if "target" in lowered or "benchmark" in lowered:
+            leading.insert(0, f"target {value}")
+        elif "frequency" in lowered:
+            leading.append(f"frequency {value}")
+        else:
+            rest.append(f"{lowered}: {value}")
+    text = f"**{first}**"
+    if leading:
+        text += ": " + "; ".join(leading)
+    if rest:
+        text += f" ({'; '.join(rest)})" if leading else ": " + "; ".join(rest)
+    return text
 
 
 class _Composer:
