@@ -47,6 +47,9 @@ class SentenceTransformerEmbedder(Embeddings):
     def __init__(self, model_path: Path, *, name: str, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # The weights are local: a "Loading weights" progress bar on every start is noise.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from sentence_transformers import SentenceTransformer
 
         if not model_path.is_dir():
