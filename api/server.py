@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.middleware import request_id_var
@@ -78,3 +84,34 @@ def serve(settings: Settings, host: str, port: int) -> None:
         access_log=False,  # RequestContextMiddleware logs each request, with its id
         timeout_graceful_shutdown=5,  # open answer streams must not hold a restart
     )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
+    """The app under uvicorn on a free port in a background thread; yields its base URL.
+
+    For benchmarks and browser tests, which need a real server in the same process.
+    """
+    port = free_port(host)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            msg = "uvicorn did not start"
+            raise RuntimeError(msg)
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

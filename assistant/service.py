@@ -418,12 +418,17 @@ class Assistant:
         return prepared
 
 
-def build_assistant(settings: Settings) -> Assistant:
-    """Build the heavy objects once (model, Chroma client, answerer) and wire them."""
+def build_assistant(
+    settings: Settings, *, store: ChunkStore | None = None, embedder: Embedder | None = None
+) -> Assistant:
+    """Build the heavy objects once (model, Chroma client, answerer) and wire them.
+
+    A caller that already holds the store or the loaded model passes it in.
+    """
     from assistant.llm import LLMAnswerer, build_chat_model
 
-    store = open_store(settings)
-    embedder = load_embedder(settings)
+    store = store or open_store(settings)
+    embedder = embedder or load_embedder(settings)
     chat_model = build_chat_model(settings)
     answerer = LLMAnswerer(chat_model, settings) if chat_model is not None else None
     return Assistant(settings, store, embedder, answerer, chat_model)

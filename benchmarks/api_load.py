@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -28,9 +26,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import httpx
-import uvicorn
 
 from api.app import create_app
+from api.server import running_in_thread
 from assistant.service import Assistant, build_assistant
 from assistant.settings import PROJECT_ROOT, Settings
 
@@ -70,25 +68,12 @@ def bundled_settings(store: Path) -> Settings:
 @contextmanager
 def serving(settings: Settings, assistant: Assistant) -> Iterator[str]:
     """The app under uvicorn on a free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     # The limiter would turn a load test into a 429 test.
     app = create_app(
         settings.model_copy(update={"rate_limit_per_minute": 10**9}), assistant=assistant
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            sys.exit("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running_in_thread(app) as url:
+        yield url
 
 
 async def load(

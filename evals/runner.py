@@ -15,7 +15,6 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from pydantic import ValidationError
 
-from assistant.embeddings import Embedder
 from assistant.errors import QuestionError
 from assistant.models import (
     Answer,
@@ -23,9 +22,8 @@ from assistant.models import (
     RoleCoverage,
     Turn,
 )
-from assistant.service import Assistant, load_embedder, open_store
+from assistant.service import build_assistant, load_embedder, open_store
 from assistant.settings import Settings
-from assistant.store import ChunkStore
 from evals.gold import GoldQuestion, load_gold
 from evals.metrics import (
     FAILED,
@@ -127,7 +125,7 @@ def run_eval(
                 problems = "; ".join(e.message for e in ingested.errors)
                 msg = f"the bundled corpus did not ingest cleanly: {problems}"
                 raise EvalError(msg)
-        assistant = _assistant(settings, store, embedder)
+        assistant = build_assistant(settings, store=store, embedder=embedder)
         index_chunks = assistant.chunk_count()
         results: list[QuestionResult] = []
         if index_chunks:
@@ -177,15 +175,6 @@ def _seed(seed: int) -> None:
 
     random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _assistant(settings: Settings, store: ChunkStore, embedder: Embedder) -> Assistant:
-    """The assistant with the configured answerer, sharing the already loaded embedder."""
-    from assistant.llm import LLMAnswerer, build_chat_model
-
-    chat_model = build_chat_model(settings)
-    answerer = LLMAnswerer(chat_model, settings) if chat_model is not None else None
-    return Assistant(settings, store, embedder, answerer, chat_model)
 
 
 def _blueprints(corpus_dir: Path) -> list[Blueprint]:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from api.app import create_app
+from api.server import running_in_thread
 from assistant.service import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 
@@ -57,22 +54,8 @@ def chromium() -> str:
 @contextmanager
 def serving(settings: Settings, assistant: Assistant) -> Iterator[str]:
     """The app on a free loopback port, served by uvicorn in a thread; yields its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(settings, assistant=assistant)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running_in_thread(create_app(settings, assistant=assistant)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.server import free_port
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.models import AnswerCoverage
 from assistant.service import Assistant, open_store
@@ -21,13 +21,6 @@ from ingest.pipeline import Ingestor
 from tests.conftest import BUNDLED_CORPUS, make_settings
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

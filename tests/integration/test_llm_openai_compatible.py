@@ -1,4 +1,3 @@
-import socket
 import time
 from collections.abc import Iterator
 
@@ -7,6 +6,7 @@ from langchain_anthropic import ChatAnthropic
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
+from api.server import free_port
 from assistant.answering import AnswerContext, QueryPlan
 from assistant.citations import validate_citations
 from assistant.llm import LLMAnswerer, LLMError, build_chat_model, condense_question, load_prompt
@@ -85,13 +85,6 @@ def answerer_for(stub: ChatStub, timeout_s: float = 5.0) -> LLMAnswerer:
     model = build_chat_model(settings)
     assert model is not None
     return LLMAnswerer(model, settings)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_answer_sends_the_prompt_file_and_numbered_passages(stub: ChatStub) -> None:
