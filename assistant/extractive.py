@@ -25,6 +25,7 @@ from assistant.selection import (
 
 _MAX_ITEMS = 40
 _SPECIFIC_ITEMS = 6
+_SHORT_LIST = 2
 # An item is "what the question names" when it holds question words this rare in sum, and
 # this share of the rarity of all the question's content words.
 SPECIFIC_THRESHOLD = 3.5
@@ -112,12 +113,14 @@ class ExtractiveAnswerer:
                 continue
             if len(plan.roles) > 1:
                 composer.lines.append(f"**{role.role}**")
-            listed = _list_chunks(passages, plan, heading_keys)
+            listed, narrowed = _list_chunks(passages, plan, heading_keys)
             specific: list[Item] = []
             if role.coverage is RoleCoverage.FULL:
                 specific = _specific_items(passages, plan, index, heading_keys, content_keys)
-            # A specific match inside the listed section is covered by listing that section.
-            if specific and specific[0].chunk not in listed:
+            # A specific match inside the subsection the question names, or inside a short
+            # list, is covered by listing it; in a long section, the matches say more.
+            covered = specific and specific[0].chunk in listed
+            if specific and not (covered and (narrowed or len(listed) <= _SHORT_LIST)):
                 _write_items(composer, role.role, specific)
             else:
                 _write_list(composer, role, listed)
@@ -216,8 +219,13 @@ def _with_sub_items(items: list[Item], index: ItemIndex) -> list[Item]:
     return result
 
 
-def _list_chunks(passages: list[Passage], plan: QueryPlan, heading_keys: set[str]) -> list[Chunk]:
-    """The chunks of the section (and subsections) a list question asks for, in order."""
+def _list_chunks(
+    passages: list[Passage], plan: QueryPlan, heading_keys: set[str]
+) -> tuple[list[Chunk], bool]:
+    """The chunks of the section a list question asks for, in order.
+
+    The flag tells whether they were narrowed to subsections the question names.
+    """
     chunks = [p.chunk for p in passages]
     in_sections = [c for c in chunks if c.section_key in plan.sections]
     if in_sections:
@@ -243,10 +251,11 @@ def _list_chunks(passages: list[Passage], plan: QueryPlan, heading_keys: set[str
         + (2.0 if matches_hint(c, plan.subsections) else 0.0)
         for c in chunks
     }
-    if len(set(by_subsection.values())) > 1:
+    narrowed = len(set(by_subsection.values())) > 1
+    if narrowed:
         wanted = best_by(by_subsection)
         chunks = [c for c in chunks if c.subsection in wanted]
-    return sorted(chunks, key=lambda c: c.position)
+    return sorted(chunks, key=lambda c: c.position), narrowed
 
 
 def _write_items(composer: _Composer, role: str | None, items: list[Item]) -> None:

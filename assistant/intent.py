@@ -12,7 +12,7 @@ _SECTION_PATTERNS: dict[str, str] = {
     "kpis": r"\bkpis?\b|metric|measur|\btargets?\b|benchmark|\bokrs?\b|performance indicator"
     r"|scored on|doing well|success (?:is )?(?:measured|tracked)|\bslas?\b|\bmttr\b|track",
     "responsibilities": r"responsib|responsabilid|verantwort|accountab|\bdut(?:y|ies)\b"
-    r"|in charge of|\bowns?\b|job entail",
+    r"|in charge of|\bowns?\b|job entail|on the hook",
     "day_to_day": r"day[- ]to[- ]day|\bdaily\b|\bweekly\b|typical (?:day|week)|routine"
     r"|meetings?|rituals?|on[- ]call|incident|escalation|spend (?:their|his|her) time",
     "deliverables": r"deliverables?|\bartifacts?\b|\bproduce\b|\boutputs?\b|\bdeliver\b",
@@ -44,8 +44,9 @@ _SECTION_PATTERNS: dict[str, str] = {
     r"|product[- ]led|service[- ]led|smaller compan|larger compan|differ by",
     "ai_impact": r"automat|\bai impact|impact of ai|ai change|genai change|will ai"
     r"|replace(?:d)? by ai|ai (?:affect|transform)|future of (?:the|this) role",
-    "hiring": r"\bhir(?:e|ing)\b|interview|candidate|assess|red flags?|case stud|exercise"
-    r"|screen|recruit|signals?",
+    "hiring": r"(?:when|before|for|in) hiring|\bto hire\b"
+    r"|hiring (?:criteria|process|loop|panel|bar)|interview|candidate|assess|red flags?"
+    r"|case stud|exercise|screen|recruit|signals?",
     "scorecard": r"scorecard|at a glance|\btop 10\b|one[- ]page|cheat ?sheet",
     "summary": r"\bsummar|overview|what is (?:an? |the )?.*(?:role|director|head|vp|manager)"
     r"|what (?:do|does) (?:an? |the )?[\w\s&/-]+ do\b|describe|who is|purpose",
@@ -64,7 +65,7 @@ _COMPARE = re.compile(
     r"\bdiffer|\bdifference|\bcompare|\bcomparison|\bversus\b|\bvs\.?\b|\bcontrast"
     r"|\bbetween\b.+\band\b|\bsimilar"
 )
-_EXPLICIT_DUTIES = re.compile(r"responsib|accountab|\bdut(?:y|ies)\b|in charge of")
+_EXPLICIT_DUTIES = re.compile(r"responsib|accountab|\bdut(?:y|ies)\b|in charge of|on the hook")
 _GREETING = re.compile(r"^(?:hi|hello|hey|thanks|thank you|good (?:morning|afternoon))\b[\s!.?]*$")
 _SUBSECTION_HINTS = {
     "30": r"\b30\b|first month|first (?:few )?weeks",

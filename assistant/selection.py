@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from assistant.models import Chunk, RoleInfo
-from assistant.roles import ROLE_NOUNS, role_tokens
+from assistant.roles import role_tokens
 from assistant.text import tokens
 
 _PREFIX = 6
@@ -115,9 +115,7 @@ class ItemIndex:
 def question_keys(question: str, roles: list[RoleInfo]) -> tuple[set[str], set[str]]:
     """The question's keys for headings (all but role names) and for content (no section words)."""
     role_words = {t for r in roles for t in (*role_tokens(r.role), *tokens(r.role))}
-    words = [
-        t for t in tokens(question) if len(t) > 1 and t not in role_words and t not in ROLE_NOUNS
-    ]
+    words = [t for t in tokens(question) if len(t) > 1 and t not in role_words]
     heading = {term_key(t) for t in words}
     content = {term_key(t) for t in words if t not in _SECTION_WORDS}
     return heading, content
