@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 
 from assistant.answering import AnswerContext, Draft, QueryPlan
 from assistant.models import Chunk, Passage, RoleCoverage, RoleInfo
-from assistant.retrieval import matches_hint
 from assistant.sections import section_title
 from assistant.selection import (
     Item,
@@ -19,6 +18,7 @@ from assistant.selection import (
     chunk_items,
     heading_overlap,
     keys,
+    matches_hint,
     question_keys,
     term_key,
 )

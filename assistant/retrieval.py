@@ -12,7 +12,7 @@ from assistant.embeddings import Embedder
 from assistant.models import Chunk, Passage
 from assistant.selection import ItemIndex, heading_overlap, question_keys
 from assistant.store import ChunkStore
-from assistant.text import fold, tokens
+from assistant.text import tokens
 
 RRF_K = 60
 
@@ -155,14 +155,6 @@ class HybridRetriever:
     def _boost(chunk: Chunk, sections: set[str], heading_keys: set[str]) -> float:
         boost = 1.0 / RRF_K if chunk.section_key in sections else 0.0
         return boost + heading_overlap(heading_keys, chunk) / RRF_K
-
-
-def matches_hint(chunk: Chunk, hints: Sequence[str]) -> bool:
-    """Whether a chunk's subsection is one the question hints at ("30" for 30-day goals)."""
-    if not hints:
-        return False
-    subsection = fold(chunk.subsection)
-    return any(hint in subsection for hint in hints)
 
 
 def _round(value: float | None) -> float | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.models import Chunk, RoleInfo
 from assistant.roles import role_tokens
-from assistant.text import tokens
+from assistant.text import fold, tokens
 
 _PREFIX = 6
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])")
@@ -124,6 +124,14 @@ def question_keys(question: str, roles: list[RoleInfo]) -> tuple[set[str], set[s
 def heading_overlap(wanted: set[str], chunk: Chunk) -> int:
     """How many of the wanted keys the chunk's section and subsection titles contain."""
     return len(wanted & keys(f"{chunk.section} {chunk.subsection}"))
+
+
+def matches_hint(chunk: Chunk, hints: Sequence[str]) -> bool:
+    """Whether a chunk's subsection is one the question hints at ("30" for 30-day goals)."""
+    if not hints:
+        return False
+    subsection = fold(chunk.subsection)
+    return any(hint in subsection for hint in hints)
 
 
 def best_by(scores: Mapping[str, float], *, share: float = 0.5) -> set[str]:
