@@ -228,6 +228,9 @@ def _list_chunks(
     """
     chunks = [p.chunk for p in passages]
     in_sections = [c for c in chunks if c.section_key in plan.sections]
+    if not in_sections:
+        # No section named, but a time hint ("after a year") names a subsection.
+        in_sections = [c for c in chunks if matches_hint(c, plan.subsections)]
     if in_sections:
         chunks = in_sections
     # Several candidate sections: keep the one whose headings name the question's words,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from assistant.answering import QueryPlan
 from assistant.embeddings import Embedder
 from assistant.models import Chunk, Passage
-from assistant.selection import ItemIndex, heading_overlap, question_keys
+from assistant.selection import ItemIndex, heading_overlap, matches_hint, question_keys
 from assistant.store import ChunkStore
 from assistant.text import tokens
 
@@ -115,7 +115,7 @@ class HybridRetriever:
             chunk = by_id.get(chunk_id)
             if chunk is None:
                 continue
-            scored[chunk_id] = score + self._boost(chunk, wanted_sections, heading_keys)
+            scored[chunk_id] = score + self._boost(chunk, plan, heading_keys)
             # A chunk holding an item that names the question's rare words outranks the rest.
             if best_item and item_scores[chunk_id] >= 0.75 * best_item:
                 scored[chunk_id] += item_scores[chunk_id] / best_item / RRF_K
@@ -128,7 +128,7 @@ class HybridRetriever:
                 chunk = corpus.chunks[index]
                 if chunk.section_key in wanted_sections:
                     section_ids.append(chunk.id)
-                    scored.setdefault(chunk.id, self._boost(chunk, wanted_sections, heading_keys))
+                    scored.setdefault(chunk.id, self._boost(chunk, plan, heading_keys))
         ordered = sorted(scored, key=lambda cid: -scored[cid])
         section_ids.sort(key=lambda cid: -scored[cid])
         # The best fused chunks stay in even when the section intent is wrong.
@@ -152,8 +152,10 @@ class HybridRetriever:
         return passages, best_dense
 
     @staticmethod
-    def _boost(chunk: Chunk, sections: set[str], heading_keys: set[str]) -> float:
-        boost = 1.0 / RRF_K if chunk.section_key in sections else 0.0
+    def _boost(chunk: Chunk, plan: QueryPlan, heading_keys: set[str]) -> float:
+        boost = 1.0 / RRF_K if chunk.section_key in plan.sections else 0.0
+        if matches_hint(chunk, plan.subsections):
+            boost += 2.0 / RRF_K
         return boost + heading_overlap(heading_keys, chunk) / RRF_K
 
 

@@ -25,7 +25,7 @@ _SECTION_WORDS = frozenset(
     responsibility responsible accountable own day daily weekly activity deliverable stakeholder
     decision authority experience qualification career path progression risk challenge variant
     hiring interview candidate scorecard summary mission role job first month typical common
-    expect expected need should main key top list listed""".split()
+    expect expected need should main key top list listed year week""".split()
 )
 
 

@@ -13,7 +13,7 @@ STOPWORDS = frozenset(
     there these they this those through to too under until up very was we were what when
     where which while who whom why will with would you your yours s t tell give show list
     please like look looks happen happens usually typically kind sort thing things get gets got
-    make way ways go goes person someone somebody used using
+    make way ways go goes person someone somebody used using well know many much
     de del la el los las le les du des un une der die das und et y en que son cuales cual quels
     quelles quel welche welcher was wie est sont es ist""".split()
 )
@@ -34,7 +34,7 @@ def stem(token: str) -> str:
     """A light plural stem (`directors` -> `director`, `kpis` -> `kpi`)."""
     if len(token) > 3 and token.endswith("ies"):
         return token[:-3] + "y"
-    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+    if len(token) >= 3 and token.endswith("s") and not token.endswith("ss"):
         return token[:-1]
     return token
 
