@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from assistant.answering import Draft
 from assistant.models import Chunk, Citation, Passage
+from assistant.selection import chunk_items
+from assistant.text import tokens
 
 logger = logging.getLogger(__name__)
 
@@ -18,16 +20,6 @@ _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _REMOVED = "\ufdd0"
 _REMOVED_RUN = re.compile(r"[ \t]*\ufdd0(?:[ \t]*\ufdd0)*[ \t]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(\[])")
-_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_TOKEN = re.compile(r"[a-z0-9]+")
-# fmt: off
-_STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "for", "from", "has", "have", "how",
-    "in", "into", "is", "it", "its", "of", "on", "or", "per", "should", "than", "that", "the",
-    "their", "them", "these", "they", "this", "those", "to", "was", "were", "what", "which",
-    "who", "will", "with",
-})
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -105,30 +97,18 @@ def best_supporting_line(chunk: Chunk, claim: str) -> str:
     Returns:
         Text found verbatim in `chunk.text`.
     """
-    units = _quotable_units(chunk.text)
+    units = [item.quote for item in chunk_items(chunk)]
     if not units:
         return chunk.text.strip()
-    wanted = _tokens(claim)
+    wanted = _words(claim)
 
     def score(item: tuple[int, str]) -> tuple[int, float, int]:
         index, unit = item
-        have = _tokens(unit)
+        have = _words(unit)
         shared = len(wanted & have)
         return shared, shared / (len(have) or 1), -index
 
     return max(enumerate(units), key=score)[1]
-
-
-def _quotable_units(text: str) -> list[str]:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    body = lines[1:] if len(lines) > 1 else lines
-    units: list[str] = []
-    for line in body:
-        if bullet := _BULLET.match(line):
-            units.append(line[bullet.end() :])
-        else:
-            units.extend(s for s in _SENTENCE_END.split(line) if s)
-    return [unit for unit in units if _tokens(unit)]
 
 
 def _close_gap(match: re.Match[str]) -> str:
@@ -150,14 +130,12 @@ def _claim_around(text: str, start: int, end: int) -> str:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     before = _MARKER.sub(" ", text[line_start:start])
-    sentences = [s for s in _SENTENCE_END.split(before) if _tokens(s)]
+    sentences = [s for s in _SENTENCE_END.split(before) if _words(s)]
     if sentences:
         return sentences[-1]
     after = _MARKER.sub(" ", text[end : line_end if line_end != -1 else len(text)])
     return next(iter(_SENTENCE_END.split(after.strip())), "")
 
 
-def _tokens(text: str) -> set[str]:
-    words = _TOKEN.findall(text.lower())
-    # A crude plural fold, so "metrics" supports "metric".
-    return {w.removesuffix("s") if len(w) > 3 else w for w in words if w not in _STOPWORDS}
+def _words(text: str) -> set[str]:
+    return set(tokens(text))

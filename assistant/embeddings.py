@@ -93,4 +93,5 @@ class SentenceTransformerEmbedder(Embeddings):
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        return [[float(x) for x in row] for row in vectors]
+        rows: list[list[float]] = vectors.tolist()
+        return rows

@@ -61,7 +61,7 @@ _CATALOGUE = re.compile(
     r"|\b(?:all|every) (?:the )?(?:roles|blueprints)\b|\bcatalog(?:ue)?\b"
     r"|\b\w+[- ]level roles\b"
 )
-_COMPARE = re.compile(
+COMPARISON = re.compile(
     r"\bdiffer|\bdifference|\bcompare|\bcomparison|\bversus\b|\bvs\.?\b|\bcontrast"
     r"|\bbetween\b.+\band\b|\bsimilar"
 )
@@ -107,7 +107,7 @@ def detect_intent(question: str, roles_named: int) -> Intent:
     hints = [name for name, pattern in _SUBSECTION_HINTS.items() if re.search(pattern, folded)]
     if _GREETING.match(folded.strip()):
         kind = "greeting"
-    elif roles_named >= 2 and (_COMPARE.search(folded) or " and " in folded or " or " in folded):
+    elif roles_named >= 2 and (COMPARISON.search(folded) or " and " in folded or " or " in folded):
         kind = "compare"
     elif roles_named == 0 and _CATALOGUE.search(folded):
         kind = "catalogue"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.models import RoleInfo
-from assistant.text import edit_distance, fold, stem
+from assistant.text import edit_distance, fold, stem, tokens
 
 # Spelled-out forms collapse to one canonical token, so "SRE" and "Site Reliability
 # Engineering", "VP" and "Vice President" compare equal.
@@ -58,6 +59,11 @@ def role_tokens(text: str) -> list[str]:
             if token not in _IGNORED:
                 result.append(stem(token))
     return result
+
+
+def role_words(roles: Iterable[RoleInfo]) -> set[str]:
+    """Every word of the roles' titles, canonical and as written (`sre` and `site`, ...)."""
+    return {t for r in roles for t in (*role_tokens(r.role), *tokens(r.role))}
 
 
 @dataclass(frozen=True)

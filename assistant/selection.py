@@ -7,17 +7,15 @@ Words are compared by a short prefix of their stem (`promoted` and `promotion` b
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.models import Chunk, RoleInfo
-from assistant.roles import role_tokens
-from assistant.text import fold, tokens
+from assistant.roles import role_words
+from assistant.text import fold, sentences, tokens
 
 _PREFIX = 6
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])")
 # Words that name a kind of section rather than what is in it: they choose the section,
 # but an item does not answer a question by containing them.
 _SECTION_WORDS = frozenset(
@@ -49,9 +47,7 @@ def chunk_items(chunk: Chunk) -> list[Item]:
             kind = "row" if chunk.kind == "table" else "bullet"
             items.append(Item(chunk, line[2:].strip(), kind))
         else:
-            items.extend(
-                Item(chunk, s.strip(), "sentence") for s in _SENTENCE_END.split(line) if s.strip()
-            )
+            items.extend(Item(chunk, sentence, "sentence") for sentence in sentences(line))
     return items
 
 
@@ -114,8 +110,8 @@ class ItemIndex:
 
 def question_keys(question: str, roles: list[RoleInfo]) -> tuple[set[str], set[str]]:
     """The question's keys for headings (all but role names) and for content (no section words)."""
-    role_words = {t for r in roles for t in (*role_tokens(r.role), *tokens(r.role))}
-    words = [t for t in tokens(question) if len(t) > 1 and t not in role_words]
+    names = role_words(roles)
+    words = [t for t in tokens(question) if len(t) > 1 and t not in names]
     heading = {term_key(t) for t in words}
     content = {term_key(t) for t in words if t not in _SECTION_WORDS}
     return heading, content

@@ -16,7 +16,7 @@ from assistant.citations import validate_citations
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.errors import EmptyIndexError, QuestionError
 from assistant.extractive import ExtractiveAnswerer, catalogue_answer, partial_answer
-from assistant.intent import detect_intent
+from assistant.intent import COMPARISON, detect_intent
 from assistant.models import (
     Answer,
     AnswerCoverage,
@@ -31,9 +31,9 @@ from assistant.models import (
     Turn,
 )
 from assistant.retrieval import Corpus, HybridRetriever
-from assistant.roles import ROLE_NOUNS, RoleResolver, role_tokens
+from assistant.roles import ROLE_NOUNS, RoleResolver, role_tokens, role_words
 from assistant.selection import ItemIndex
-from assistant.store import ChunkStore, open_client
+from assistant.store import ChunkStore, catalogue_of, open_client
 from assistant.text import fold, stem, tokens
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ _GENERIC_WORDS = frozenset(
     tokens("tell me about know more information info role job position blueprint explain")
 )
 _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{1,200}>", re.IGNORECASE | re.DOTALL)
-_COMPARE_WORDS = re.compile(r"\bcompare|\bdiffer|\bversus\b|\bvs\b|\bcontrast")
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|what about|how about|same for|and for|and the|also)\b|\b(?:they|their|them"
     r"|this role|that role|this person|he|she|his|her|it|those|these|which of)\b"
@@ -207,7 +206,7 @@ class Assistant:
         with self._snapshot_lock:
             if self._snapshot is None or self._snapshot.count != count:
                 chunks = self._store.all_chunks()
-                catalogue = self._store.roles()
+                catalogue = catalogue_of(chunks)
                 self._snapshot = _Snapshot(
                     count, Corpus.of(chunks), catalogue, RoleResolver(catalogue)
                 )
@@ -280,7 +279,7 @@ class Assistant:
         sections = list(intent.sections)
 
         previous_roles, previous_sections = _previous_topic(history, resolver)
-        if history and len(roles) == 1 and _COMPARE_WORDS.search(fold(question)):
+        if history and len(roles) == 1 and COMPARISON.search(fold(question)):
             # "how does that compare with the DevOps Director?" compares with the earlier role.
             roles = [r for r in previous_roles if r not in roles] + roles
             intent = detect_intent(question, len(roles))
@@ -450,24 +449,18 @@ def _ms(started: float) -> float:
 
 def _content(question: str, roles: list[RoleInfo]) -> list[str]:
     """The question's words beyond the role names and generic filler."""
-    role_words = {t for r in roles for t in role_tokens(r.role)} | {
-        t for r in roles for t in tokens(r.role)
-    }
+    names = role_words(roles)
     return [
         t
         for t in tokens(question)
-        if t not in role_words and t not in _GENERIC_WORDS and t not in ROLE_NOUNS
+        if t not in names and t not in _GENERIC_WORDS and t not in ROLE_NOUNS
     ]
 
 
 def _without_role_names(question: str, roles: list[RoleInfo]) -> str:
     """The question without its role names: "Director of Platform Engineering" is no platform."""
-    role_words = {t for r in roles for t in role_tokens(r.role)} | {
-        t for r in roles for t in tokens(r.role)
-    }
-    return " ".join(
-        w for w in fold(question).split() if stem(w.strip("?,.!:;'\"")) not in role_words
-    )
+    names = role_words(roles)
+    return " ".join(w for w in fold(question).split() if stem(w.strip("?,.!:;'\"")) not in names)
 
 
 def _previous_topic(

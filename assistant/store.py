@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -85,7 +86,7 @@ class ChunkStore:
         """Every stored document by id, with its hash and chunk ids."""
         heads: dict[str, tuple[str, str]] = {}
         ids: dict[str, set[str]] = defaultdict(set)
-        for chunk_id, meta in self._iter_metadata():
+        for chunk_id, _, meta in self._records(["metadatas"]):
             doc_id = str(meta["doc_id"])
             heads[doc_id] = (str(meta["doc_hash"]), str(meta["source"]))
             ids[doc_id].add(chunk_id)
@@ -122,19 +123,10 @@ class ChunkStore:
 
     def all_chunks(self) -> list[Chunk]:
         """Every chunk, in a stable order (role, section, position)."""
-        chunks: list[Chunk] = []
-        offset = 0
-        while True:
-            page = self._collection.get(
-                include=["documents", "metadatas"], limit=_PAGE, offset=offset
-            )
-            for chunk_id, text, meta in zip(
-                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
-            ):
-                chunks.append(_from_record(chunk_id, text, meta))
-            if len(page["ids"]) < _PAGE:
-                break
-            offset += _PAGE
+        chunks = [
+            _from_record(chunk_id, text, meta)
+            for chunk_id, text, meta in self._records(["documents", "metadatas"])
+        ]
         chunks.sort(key=lambda c: (c.role_id, c.coverage.value, c.section_number, c.position))
         return chunks
 
@@ -161,24 +153,29 @@ class ChunkStore:
         ]
 
     def roles(self) -> list[RoleInfo]:
-        """The role catalogue, derived from chunk metadata (a role is full if any source is)."""
-        by_role: dict[str, list[Chunk]] = defaultdict(list)
-        for chunk in self.all_chunks():
-            by_role[chunk.role_id].append(chunk)
-        catalogue = [_role_info(chunks) for chunks in by_role.values()]
-        return sorted(catalogue, key=lambda r: r.role.lower())
+        """The role catalogue (see `catalogue_of`)."""
+        return catalogue_of(self.all_chunks())
 
-    def _iter_metadata(self) -> list[tuple[str, dict[str, Any]]]:
-        records: list[tuple[str, dict[str, Any]]] = []
+    def _records(self, include: list[str]) -> Iterator[tuple[str, str | None, Any]]:
+        """(id, document, metadata) of every chunk, a page at a time."""
         offset = 0
         while True:
-            page = self._collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            records.extend(
-                (i, dict(m)) for i, m in zip(page["ids"], page["metadatas"] or [], strict=True)
-            )
-            if len(page["ids"]) < _PAGE:
-                return records
+            page = self._collection.get(include=include, limit=_PAGE, offset=offset)  # type: ignore[arg-type]
+            ids = page["ids"]
+            documents: list[str | None] = [*(page["documents"] or [])] or [None] * len(ids)
+            yield from zip(ids, documents, page["metadatas"] or [], strict=True)
+            if len(ids) < _PAGE:
+                return
             offset += _PAGE
+
+
+def catalogue_of(chunks: list[Chunk]) -> list[RoleInfo]:
+    """The role catalogue derived from chunks (a role is full if any of its sources is)."""
+    by_role: dict[str, list[Chunk]] = defaultdict(list)
+    for chunk in chunks:
+        by_role[chunk.role_id].append(chunk)
+    catalogue = [_role_info(role_chunks) for role_chunks in by_role.values()]
+    return sorted(catalogue, key=lambda r: r.role.lower())
 
 
 def _to_metadata(chunk: Chunk) -> dict[str, str | int]:

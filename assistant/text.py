@@ -17,6 +17,7 @@ STOPWORDS = frozenset(
     de del la el los las le les du des un une der die das und et y en que son cuales cual quels
     quelles quel welche welcher was wie est sont es ist""".split()
 )
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*")
 _DASHES = dict.fromkeys(map(ord, "‐‑‒–—―−"), "-")
 _QUOTES = {ord("‘"): "'", ord("’"): "'", ord("“"): '"', ord("”"): '"'}
@@ -66,3 +67,8 @@ def edit_distance(a: str, b: str, limit: int = 2) -> int:
             return limit + 1
         before, previous = previous, current
     return previous[-1]
+
+
+def sentences(text: str) -> list[str]:
+    """A paragraph cut between sentences (a full stop followed by a capital or a digit)."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]

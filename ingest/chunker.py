@@ -8,15 +8,14 @@ table row names its columns, so a chunk read alone still says what it is about.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.models import Block, Blueprint, Chunk, Section
+from assistant.text import sentences
 
 # Bumped when the chunk text format changes, so re-ingesting rewrites every document.
 CHUNKER_VERSION = "1"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def _pack(units: list[_Unit], limit: int) -> Iterator[tuple[str, bool]]:
     size = 0
     current_is_table = False
     for unit in units:
-        pieces = [unit.text] if len(unit.text) <= limit or unit.is_row else _sentences(unit.text)
+        pieces = [unit.text] if len(unit.text) <= limit or unit.is_row else sentences(unit.text)
         for piece in pieces:
             starts_new_kind = current and unit.is_row != current_is_table
             if current and (starts_new_kind or size + len(piece) + 1 > limit):
@@ -125,11 +124,6 @@ def _pack(units: list[_Unit], limit: int) -> Iterator[tuple[str, bool]]:
             current_is_table = unit.is_row
     if current:
         yield "\n".join(current), current_is_table
-
-
-def _sentences(paragraph: str) -> list[str]:
-    """A paragraph too long for one chunk, cut between sentences."""
-    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
 def _hash(*parts: str) -> str:
