@@ -22,12 +22,16 @@ from rich.progress import (
 from rich.table import Table
 
 from assistant.errors import BlueprintsError
-from assistant.models import Answer, IngestReport, Turn
+from assistant.models import Answer, IngestPlan, IngestReport, Turn
 from assistant.settings import Settings
 from evals.cli import eval_command
 
 if TYPE_CHECKING:
-    from ingest.pipeline import Ingestor, Stage
+    from collections.abc import Callable
+
+    from assistant.embeddings import Embedder
+    from assistant.store import ChunkStore
+    from ingest.pipeline import Ingestor, ProgressCallback, Stage
 
 app = typer.Typer(
     help="Blueprint Assistant: answers questions about role blueprints, with sources.",
@@ -72,32 +76,84 @@ def ingest(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     prune: Annotated[
-        bool, typer.Option("--prune", help="Remove documents not in the given sources.")
+        bool,
+        typer.Option(
+            "--prune",
+            help="Also remove documents that came from inside these paths and are gone from "
+            "them (refused unless every path is read completely).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what would be added, updated and pruned; write nothing."
+        ),
     ] = False,
     if_empty: Annotated[
-        bool, typer.Option("--if-empty", help="Do nothing when the index already has content.")
+        bool,
+        typer.Option(
+            "--if-empty",
+            help="Do nothing when the index already has content (but rebuild an index an "
+            "earlier version built).",
+        ),
     ] = False,
 ) -> None:
     """Parse, chunk, embed and store blueprints (WordPress JSON, HTML, Markdown, listings)."""
     from assistant.service import load_embedder, open_store
-    from ingest.pipeline import Ingestor
 
     settings = _settings()
     try:
         store = open_store(settings)
-        if if_empty and store.count() > 0:
-            if not json_output:
-                err.print(f"Index already holds {store.count()} chunks; nothing to ingest.")
-            return
         embedder = load_embedder(settings)
+        ingestor = _ingestor(settings, store, embedder, quiet=json_output)
+        if if_empty and store.count() > 0 and not dry_run:
+            if not ingestor.needs_rebuild():
+                if not json_output:
+                    err.print("The index already has content; nothing to ingest.")
+                return
+            paths = []
+            report = _run_with_progress(
+                lambda on_progress: ingestor.rebuild(on_progress=on_progress), quiet=json_output
+            )
+        else:
+            sources = paths or [settings.corpus_dir]
+            report = _run_with_progress(
+                lambda on_progress: ingestor.ingest(
+                    sources, prune=prune, dry_run=dry_run, on_progress=on_progress
+                ),
+                quiet=json_output or dry_run,
+            )
     except BlueprintsError as exc:
         raise _fail(str(exc)) from exc
-    sources = paths or [settings.corpus_dir]
-    ingestor = Ingestor(store, embedder, chunk_size=settings.chunk_size)
-    if json_output or not err.is_terminal:
-        report = ingestor.ingest(sources, prune=prune)
+    if dry_run:
+        _print_plan(report, json_output)
+    elif json_output:
+        out.print_json(report.model_dump_json())
     else:
-        report = _ingest_with_progress(ingestor, sources, prune)
+        _print_ingest_report(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reindex(
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+) -> None:
+    """Rebuild the whole index from its recorded sources, into a new collection.
+
+    The running index keeps answering until the new one is complete and replaces it.
+    """
+    from assistant.service import load_embedder, open_store
+
+    settings = _settings()
+    try:
+        store = open_store(settings)
+        ingestor = _ingestor(settings, store, load_embedder(settings), quiet=json_output)
+        report = _run_with_progress(
+            lambda on_progress: ingestor.rebuild(on_progress=on_progress), quiet=json_output
+        )
+    except BlueprintsError as exc:
+        raise _fail(str(exc)) from exc
     if json_output:
         out.print_json(report.model_dump_json())
     else:
@@ -106,7 +162,30 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _ingest_with_progress(ingestor: Ingestor, sources: list[Path], prune: bool) -> IngestReport:
+def _ingestor(
+    settings: Settings, store: ChunkStore, embedder: Embedder, *, quiet: bool
+) -> Ingestor:
+    """An ingestor that holds the index's writer lock, telling the user when it waits for it."""
+    from ingest.lock import WriterLock
+    from ingest.pipeline import Ingestor
+
+    def waiting(holder: str) -> None:
+        if not quiet:
+            err.print(
+                f"Another ingest is writing to the index ({holder}); waiting up to "
+                f"{settings.lock_timeout_s:g} s for it to finish…"
+            )
+
+    lock = WriterLock(settings.lock_path, timeout=settings.lock_timeout_s, on_wait=waiting)
+    return Ingestor(store, embedder, chunk_size=settings.chunk_size, lock=lock)
+
+
+def _run_with_progress(
+    run: Callable[[ProgressCallback], IngestReport], *, quiet: bool
+) -> IngestReport:
+    """Run an ingest with rich progress bars on a terminal (none when quiet or piped)."""
+    if quiet or not err.is_terminal:
+        return run(lambda stage, done, total: None)
     labels = {"parse": "Parsing", "embed": "Embedding", "write": "Writing"}
     with Progress(
         TextColumn("{task.description}"),
@@ -122,7 +201,23 @@ def _ingest_with_progress(ingestor: Ingestor, sources: list[Path], prune: bool) 
                 tasks[stage] = progress.add_task(labels[stage], total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        return ingestor.ingest(sources, prune=prune, on_progress=advance)
+        return run(advance)
+
+
+def _print_plan(report: IngestReport, json_output: bool) -> None:
+    plan = report.plan or IngestPlan()
+    if json_output:
+        out.print_json(plan.model_dump_json())
+    else:
+        err.print(
+            f"Dry run (nothing written): {len(plan.add)} to add, {len(plan.update)} to update, "
+            f"{len(plan.prune)} to prune, {report.documents_unchanged} unchanged."
+        )
+        for label, ids in (("add", plan.add), ("update", plan.update), ("prune", plan.prune)):
+            for doc_id in ids:
+                err.print(f"  {label:<6} {doc_id}")
+    for error in report.errors:
+        err.print(f"[red]✗[/red] {error.message}")
 
 
 def _print_ingest_report(report: IngestReport) -> None:
@@ -130,7 +225,8 @@ def _print_ingest_report(report: IngestReport) -> None:
         f"Documents: {report.documents_added} added, {report.documents_updated} updated, "
         f"{report.documents_unchanged} unchanged, {report.documents_pruned} pruned, "
         f"{report.documents_failed} failed. Chunks: {report.chunks_written} written, "
-        f"{report.chunks_deleted} deleted ({report.seconds:.1f} s)."
+        f"{report.chunks_deleted} deleted ({report.seconds:.1f} s). "
+        f"Index generation {report.generation}."
     )
     for error in report.errors:
         err.print(f"[red]✗[/red] {error.message}")
@@ -141,11 +237,12 @@ def roles(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List every role in the knowledge base."""
-    from assistant.service import open_store
+    from assistant.snapshot import SnapshotReader
+    from assistant.store import open_store
 
     settings = _settings()
     try:
-        catalogue = open_store(settings).roles()
+        catalogue = SnapshotReader(open_store(settings)).current().catalogue
     except BlueprintsError as exc:
         raise _fail(str(exc)) from exc
     if json_output:

@@ -21,3 +21,14 @@ class EmptyIndexError(BlueprintsError):
 
 class StoreUnavailableError(BlueprintsError):
     """The Chroma store cannot be opened or reached."""
+
+
+class OutdatedIndexError(BlueprintsError):
+    """The index was built by an earlier version and must be rebuilt before it is read."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"The knowledge base at {where} was built by an earlier version of Blueprint "
+            "Assistant: run `blueprints ingest` (or `blueprints reindex`) to rebuild it from "
+            "its sources, then ask again."
+        )

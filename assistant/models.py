@@ -65,10 +65,18 @@ class Blueprint(BaseModel):
     url: str = ""
     modified: datetime | None = None
     sections: list[Section]
+    post_id: int | None = None
+    origin: str = ""
 
     @property
     def doc_id(self) -> str:
-        """Identity in the store: a role's full blueprint and its summary are separate documents."""
+        """Identity in the store.
+
+        A post synced from a WordPress site is that site's post; a file's blueprint is its
+        role's full blueprint or summary (separate documents).
+        """
+        if self.origin and self.post_id is not None:
+            return f"wp:{self.origin}#{self.post_id}"
         return f"{self.role_id}:{self.coverage.value}"
 
 
@@ -182,6 +190,14 @@ class IngestError(BaseModel):
     message: str
 
 
+class IngestPlan(BaseModel):
+    """What a write would do, by document id (`ingest --dry-run --json`)."""
+
+    add: list[str] = Field(default_factory=list)
+    update: list[str] = Field(default_factory=list)
+    prune: list[str] = Field(default_factory=list)
+
+
 class IngestReport(BaseModel):
     """What one `ingest` run did (the `ingest --json` contract)."""
 
@@ -194,6 +210,8 @@ class IngestReport(BaseModel):
     chunks_deleted: int = 0
     errors: list[IngestError] = Field(default_factory=list)
     seconds: float = 0.0
+    generation: int = 0
+    plan: IngestPlan | None = Field(default=None, exclude=True)
 
 
 class SectionText(BaseModel):

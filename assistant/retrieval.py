@@ -80,14 +80,29 @@ class HybridRetriever:
         self._embedder = embedder
         self._top_k = top_k
 
-    def retrieve(self, plan: QueryPlan, corpus: Corpus) -> tuple[list[Passage], float]:
-        """Passages for a plan, best first, and the best dense similarity seen."""
+    def retrieve(
+        self, plan: QueryPlan, corpus: Corpus, doc_ids: list[str] | None = None
+    ) -> tuple[list[Passage], float]:
+        """Passages for a plan, best first, and the best dense similarity seen.
+
+        Dense hits come from the store within `doc_ids` (every document when None) and count
+        only when the corpus holds them.
+        """
         role_ids = [r.id for r in plan.roles]
         pool = [i for i, c in enumerate(corpus.chunks) if not role_ids or c.role_id in role_ids]
         if not pool:
             return [], 0.0
         depth = min(len(pool), max(4 * self._top_k, 30))
-        dense = self._store.query(self._embedder.embed_query(plan.question), depth, role_ids)
+        known = {corpus.chunks[i].id for i in pool}
+        # Hits the snapshot does not hold (a newer generation's, or leftovers a stopped
+        # ingest left) are not answered from.
+        dense = [
+            (chunk, score)
+            for chunk, score in self._store.query(
+                self._embedder.embed_query(plan.question), depth, doc_ids
+            )
+            if chunk.id in known
+        ]
         dense_scores = {chunk.id: score for chunk, score in dense}
         lexical = corpus.bm25.scores(plan.question, pool)
         lexical_scores = {corpus.chunks[i].id: s for i, s in lexical.items()}

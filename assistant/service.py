@@ -7,14 +7,13 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from threading import Lock
 from time import perf_counter
 from typing import TYPE_CHECKING
 
 from assistant.answering import AnswerContext, Answerer, Draft, QueryPlan
 from assistant.citations import validate_citations
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
-from assistant.errors import EmptyIndexError, QuestionError
+from assistant.errors import EmptyIndexError, OutdatedIndexError, QuestionError
 from assistant.extractive import ExtractiveAnswerer, catalogue_answer, partial_answer
 from assistant.intent import COMPARISON, detect_intent
 from assistant.models import (
@@ -33,7 +32,8 @@ from assistant.models import (
 from assistant.retrieval import Corpus, HybridRetriever
 from assistant.roles import ROLE_NOUNS, RoleResolver, role_tokens, role_words
 from assistant.selection import ItemIndex
-from assistant.store import ChunkStore, catalogue_of, open_client
+from assistant.snapshot import IndexSnapshot, SnapshotReader
+from assistant.store import ChunkStore, open_store
 from assistant.text import fold, stem, tokens
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# An answer started again when an ingest commits meanwhile; more commits than this in one
+# answer's few milliseconds would be a writer in a loop.
+_ATTEMPTS = 3
 # Below this cosine similarity, a question that names no role and no section is off-topic.
 OFF_TOPIC_SIMILARITY = 0.35
 # Below this, even a question about a section finds nothing relevant.
@@ -65,6 +68,7 @@ class _Prepared:
 
     question: str
     plan: QueryPlan
+    snapshot: IndexSnapshot
     passages: list[Passage] = field(default_factory=list)
     coverage: AnswerCoverage = AnswerCoverage.ANSWERED
     draft: Draft | None = None
@@ -74,21 +78,7 @@ class _Prepared:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    """The store's content as of one chunk count: chunks, BM25, catalogue, resolver."""
-
-    count: int
-    corpus: Corpus
-    catalogue: list[RoleInfo]
-    resolver: RoleResolver
-
-
-def open_store(settings: Settings) -> ChunkStore:
-    """The configured Chroma store (embedded on disk, or a server)."""
-    return ChunkStore(
-        open_client(settings), settings.collection, embedding_model=settings.embedding_model
-    )
+__all__ = ["Assistant", "build_assistant", "load_embedder", "open_store"]
 
 
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -116,8 +106,7 @@ class Assistant:
         self._extractive = ExtractiveAnswerer()
         self._answerer: Answerer = answerer or self._extractive
         self._chat_model = chat_model
-        self._snapshot_lock = Lock()
-        self._snapshot: _Snapshot | None = None
+        self._reader = SnapshotReader(store)
 
     @property
     def answerer_name(self) -> str:
@@ -127,9 +116,14 @@ class Assistant:
     def ask(self, question: str, history: Sequence[Turn] = (), role: str | None = None) -> Answer:
         """Answer one question (raises `QuestionError`, `EmptyIndexError`)."""
         started = perf_counter()
-        prepared = self._prepare(question, history, role)
-        if prepared.draft is None:
-            prepared.draft = self._compose(prepared)
+        for _ in range(_ATTEMPTS):
+            prepared = self._prepare(question, history, role)
+            if prepared.draft is None:
+                prepared.draft = self._compose(prepared)
+            # An ingest committed while we answered: the quotes may be of text now gone.
+            if self._reader.is_current(prepared.snapshot):
+                break
+            log.info("the index moved during an answer; answering again from the new one")
         return self._finish(prepared, started)
 
     def stream(
@@ -183,8 +177,12 @@ class Assistant:
         return RoleDetail(**info.model_dump(), content=content)
 
     def chunk_count(self) -> int:
-        """How many chunks the index holds (0 when empty)."""
-        return self._store.count()
+        """How many chunks answers are drawn from (0 when empty)."""
+        return len(self._current(allow_empty=True).corpus.chunks)
+
+    def generation(self) -> int:
+        """The index generation answers are drawn from."""
+        return self._current(allow_empty=True).generation
 
     # -- preparation -------------------------------------------------------------------
 
@@ -200,19 +198,14 @@ class Assistant:
             raise QuestionError(msg)
         return question
 
-    def _current(self, *, allow_empty: bool = False) -> _Snapshot:
-        """The snapshot for the store's current content, rebuilt when the chunk count changes."""
-        count = self._store.count()
-        with self._snapshot_lock:
-            if self._snapshot is None or self._snapshot.count != count:
-                chunks = self._store.all_chunks()
-                catalogue = catalogue_of(chunks)
-                self._snapshot = _Snapshot(
-                    count, Corpus.of(chunks), catalogue, RoleResolver(catalogue)
-                )
-            snapshot = self._snapshot
-        if not snapshot.count and not allow_empty:
-            raise EmptyIndexError(self._settings.chroma_url or str(self._settings.store_dir))
+    def _current(self, *, allow_empty: bool = False) -> IndexSnapshot:
+        """The snapshot of the index's committed generation."""
+        snapshot = self._reader.current()
+        if snapshot.empty and not allow_empty:
+            where = self._settings.chroma_url or str(self._settings.store_dir)
+            if self._store.count():
+                raise OutdatedIndexError(where)
+            raise EmptyIndexError(where)
         return snapshot
 
     def _prepare(self, question: str, history: Sequence[Turn], role: str | None) -> _Prepared:
@@ -224,6 +217,7 @@ class Assistant:
         prepared = _Prepared(
             question=standalone,
             plan=plan,
+            snapshot=snapshot,
             suggestions=suggestions,
             index=snapshot.corpus.items,
         )
@@ -243,7 +237,8 @@ class Assistant:
             return self._not_found(prepared, text)
 
         retrieval_started = perf_counter()
-        passages, best = self._retriever.retrieve(plan, snapshot.corpus)
+        doc_ids = snapshot.serving_docs([r.id for r in plan.roles]) if plan.roles else None
+        passages, best = self._retriever.retrieve(plan, snapshot.corpus, doc_ids)
         prepared.timings["retrieve"] = _ms(retrieval_started)
         prepared.passages = passages
         if not plan.roles:
@@ -263,7 +258,11 @@ class Assistant:
         return prepared
 
     def _plan(
-        self, question: str, history: Sequence[Turn], explicit_role: str | None, snapshot: _Snapshot
+        self,
+        question: str,
+        history: Sequence[Turn],
+        explicit_role: str | None,
+        snapshot: IndexSnapshot,
     ) -> tuple[QueryPlan, list[str]]:
         resolver = snapshot.resolver
         resolution = resolver.resolve(question)
@@ -402,7 +401,7 @@ class Assistant:
         prepared.draft = Draft(text=text, answerer=self._extractive.name)
         return prepared
 
-    def _catalogue(self, prepared: _Prepared, snapshot: _Snapshot) -> _Prepared:
+    def _catalogue(self, prepared: _Prepared, snapshot: IndexSnapshot) -> _Prepared:
         catalogue = snapshot.catalogue
         wanted = _catalogue_filter(prepared.question, catalogue)
         if wanted is None:

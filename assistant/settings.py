@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,10 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     collection: str = "blueprints"
     corpus_dir: Path = PROJECT_ROOT / "data" / "blueprints"
+
+    lock_timeout_s: float = Field(
+        default=600.0, ge=0, description="How long an ingest waits for another one to finish"
+    )
 
     # Embedding and chunking
     embedding_model: str = "all-MiniLM-L6-v2"
@@ -103,6 +108,18 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """Whether the Slack app should be mounted."""
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def lock_path(self) -> Path:
+        """The writer lock of the index: beside an embedded store, per server URL otherwise.
+
+        A lock file serialises writers on one host; writers on several hosts sharing one
+        Chroma server must be kept to one at a time by the operator (see README).
+        """
+        if self.chroma_url:
+            slug = re.sub(r"[^A-Za-z0-9.-]+", "_", self.chroma_url).strip("_")
+            return self.store_dir.parent / "locks" / f"{slug}-{self.collection}.lock"
+        return self.store_dir.parent / f"{self.store_dir.name}-{self.collection}.lock"
 
     @property
     def feedback_path(self) -> Path:

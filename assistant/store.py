@@ -1,27 +1,43 @@
-"""The chunk store: one Chroma collection, through a client built once and injected."""
+"""The chunk store: chunks, their item vectors and the manifest, in Chroma.
+
+One index is three collections: the chunks (text, metadata and the chunk's vector), the vectors
+of each chunk's items (a bullet, a table row, a sentence), and the manifest (see
+`assistant.manifest`). The chunk and item collections are named by the manifest's head, so a
+rebuild can write a new pair and switch to it in one commit. The client is built once and
+injected; an embedded client is reopened when another process commits a generation, because
+Chroma's embedded vector index does not see other processes' writes.
+"""
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from threading import Condition
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from assistant.errors import BlueprintsError, StoreUnavailableError
-from assistant.models import Chunk, RoleCoverage, RoleInfo
+from assistant.errors import StoreUnavailableError
+from assistant.manifest import Head, IndexManifest
+from assistant.models import Chunk
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
     from assistant.settings import Settings
 
 _METADATA_FIELDS = tuple(name for name in Chunk.model_fields if name not in {"id", "text"})
 # Chroma's `get` pages through large collections; this keeps each page small.
 _PAGE = 2000
+_NO_VECTOR = [0.0]
+ITEM_DTYPE = np.float16
 
 
 def open_client(settings: Settings) -> ClientAPI:
@@ -46,83 +62,241 @@ def open_client(settings: Settings) -> ClientAPI:
     return chromadb.PersistentClient(path=str(settings.store_dir), settings=chroma_settings)
 
 
+def open_store(settings: Settings) -> ChunkStore:
+    """The configured store; an embedded one can reopen itself to see other processes' writes."""
+    reopen = None if settings.chroma_url else (lambda: open_client(settings))
+    return ChunkStore(open_client(settings), settings.collection, reopen=reopen)
+
+
+class _ClientGuard:
+    """Any number of calls on the client at once; swapping the client waits for them all."""
+
+    def __init__(self) -> None:
+        self._condition = Condition()
+        self._active = 0
+        self._swapping = False
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        with self._condition:
+            while self._swapping:
+                self._condition.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._active -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def swapping(self) -> Iterator[None]:
+        with self._condition:
+            while self._swapping:
+                self._condition.wait()
+            self._swapping = True
+            while self._active:
+                self._condition.wait()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._swapping = False
+                self._condition.notify_all()
+
+
 @dataclass(frozen=True)
 class StoredDocument:
-    """What the store holds of one document: its hash, source and chunk ids."""
+    """What the chunk collection holds of one document: its chunk ids and the hashes they carry."""
 
-    doc_hash: str
-    source: str
     chunk_ids: frozenset[str]
+    doc_hashes: frozenset[str]
+    sources: frozenset[str]
 
 
 class ChunkStore:
-    """Chunks with their embeddings and metadata in one Chroma collection.
+    """One index: chunk and item collections named by the manifest's head, and the manifest.
 
-    Embeddings are always computed by us and passed in: the collection has no embedding
+    Embeddings are always computed by us and passed in: no collection has an embedding
     function, so Chroma never falls back to its default one (which downloads a model).
+    Thread-safe: `reopen` and `use` wait for the calls in flight on the old client.
     """
 
-    def __init__(self, client: ClientAPI, collection: str, *, embedding_model: str) -> None:
-        self._collection = client.get_or_create_collection(
-            name=collection,
-            embedding_function=None,
-            metadata={"hnsw:space": "cosine", "embedding_model": embedding_model},
-        )
-        stored_model = (self._collection.metadata or {}).get("embedding_model")
-        if stored_model and stored_model != embedding_model:
-            msg = (
-                f"collection {collection!r} was built with the embedding model {stored_model!r}, "
-                f"not {embedding_model!r}: use another BLUEPRINTS_COLLECTION or re-ingest into "
-                "an empty store"
-            )
-            raise BlueprintsError(msg)
+    def __init__(
+        self,
+        client: ClientAPI,
+        collection: str,
+        *,
+        reopen: Callable[[], ClientAPI] | None = None,
+        physical: str | None = None,
+    ) -> None:
         self.name = collection
+        self._client = client
+        self._reopen = reopen
+        self._guard = _ClientGuard()
+        self.manifest = IndexManifest(client, f"{collection}-manifest")
+        self._chunks: Collection
+        self._items: Collection
+        self._physical = ""
+        self._switch(physical or self.manifest.head().collection or collection)
+
+    @property
+    def collection(self) -> str:
+        """The physical chunk collection in use."""
+        return self._physical
+
+    def use(self, physical: str) -> None:
+        """Read and write the chunk and item collections of `physical` from now on."""
+        with self._guard.swapping():
+            self._switch(physical)
+
+    def _switch(self, physical: str) -> None:
+        self._chunks = self._client.get_or_create_collection(
+            name=physical, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        self._items = self._client.get_or_create_collection(
+            name=f"{physical}-items", embedding_function=None
+        )
+        self._physical = physical
+
+    def sibling(self, physical: str) -> ChunkStore:
+        """A store on the same client and manifest, reading and writing other collections."""
+        return ChunkStore(self._client, self.name, physical=physical)
+
+    def close(self) -> None:
+        """Release the client (an embedded store's files stay as they are)."""
+        with self._guard.swapping():
+            _close(self._client)
+
+    def reopen(self) -> None:
+        """See writes other processes made (embedded client only; a server sees them anyway).
+
+        Chroma shares one embedded system per path within a process: it reloads from disk
+        only once every client of the path is closed, so a process keeps one store per path.
+        """
+        if self._reopen is None:
+            return
+        with self._guard.swapping():
+            _close(self._client)
+            self._client = self._reopen()
+            self.manifest = IndexManifest(self._client, self.manifest.name)
+            self._switch(self.manifest.head().collection or self.name)
+
+    def head(self) -> Head:
+        """The manifest's committed head."""
+        with self._guard.using():
+            return self.manifest.head()
+
+    def drop(self, physical: str) -> None:
+        """Delete a physical chunk collection and its items (after a rebuild replaced it)."""
+        for name in (physical, f"{physical}-items"):
+            try:
+                self._client.delete_collection(name)
+            except Exception:  # already gone: a crash after a switch left nothing to drop
+                continue
+
+    def physical_collections(self) -> list[str]:
+        """The chunk collections of this index in the store (the one in use and leftovers)."""
+        names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
+        prefix = f"{self.name}-r"
+        return sorted(n for n in names if n == self.name or _is_rebuild(n, prefix))
+
+    # -- chunks --------------------------------------------------------------------------
 
     def count(self) -> int:
-        """How many chunks the store holds."""
-        return int(self._collection.count())
+        """How many chunks the collection in use holds (stale leftovers included)."""
+        return int(self._chunks.count())
 
-    def documents(self) -> dict[str, StoredDocument]:
-        """Every stored document by id, with its hash and chunk ids."""
-        heads: dict[str, tuple[str, str]] = {}
+    def stored_documents(self) -> dict[str, StoredDocument]:
+        """Every document the chunk collection holds chunks of, with their ids and hashes."""
         ids: dict[str, set[str]] = defaultdict(set)
+        hashes: dict[str, set[str]] = defaultdict(set)
+        sources: dict[str, set[str]] = defaultdict(set)
         for chunk_id, _, meta in self._records(["metadatas"]):
             doc_id = str(meta["doc_id"])
-            heads[doc_id] = (str(meta["doc_hash"]), str(meta["source"]))
             ids[doc_id].add(chunk_id)
+            hashes[doc_id].add(str(meta["doc_hash"]))
+            sources[doc_id].add(str(meta["source"]))
         return {
-            doc: StoredDocument(doc_hash, source, frozenset(ids[doc]))
-            for doc, (doc_hash, source) in heads.items()
+            doc: StoredDocument(
+                frozenset(ids[doc]), frozenset(hashes[doc]), frozenset(sources[doc])
+            )
+            for doc in ids
         }
 
-    def upsert(self, chunks: list[Chunk], embeddings: list[list[float]]) -> None:
-        """Write chunks with their embeddings (same order)."""
-        if len(chunks) != len(embeddings):
+    def upsert(
+        self,
+        chunks: Sequence[Chunk],
+        embeddings: Sequence[Sequence[float]],
+        item_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None:
+        """Write chunks with their embeddings and the vectors of their items (same order)."""
+        if len(chunks) != len(embeddings) or (
+            item_vectors is not None and len(item_vectors) != len(chunks)
+        ):
             msg = f"{len(chunks)} chunks but {len(embeddings)} embeddings"
             raise ValueError(msg)
-        if not chunks:
-            return
-        self._collection.upsert(
-            ids=[c.id for c in chunks],
-            documents=[c.text for c in chunks],
-            embeddings=embeddings,  # type: ignore[arg-type]
-            metadatas=[_to_metadata(c) for c in chunks],
-        )
+        for start in range(0, len(chunks), _PAGE):
+            page = list(chunks[start : start + _PAGE])
+            with self._guard.using():
+                if item_vectors is not None:
+                    self._items.upsert(
+                        ids=[c.id for c in page],
+                        documents=[encode_vectors(v) for v in item_vectors[start : start + _PAGE]],
+                        metadatas=[{"doc_id": c.doc_id} for c in page],
+                        embeddings=[_NO_VECTOR] * len(page),  # type: ignore[arg-type]
+                    )
+                self._chunks.upsert(
+                    ids=[c.id for c in page],
+                    documents=[c.text for c in page],
+                    embeddings=[list(e) for e in embeddings[start : start + _PAGE]],  # type: ignore[arg-type]
+                    metadatas=[_to_metadata(c) for c in page],
+                )
 
-    def update_metadata(self, chunks: list[Chunk]) -> None:
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
         """Rewrite the metadata of stored chunks whose text (and so embedding) is unchanged."""
-        if chunks:
-            self._collection.update(
-                ids=[c.id for c in chunks], metadatas=[_to_metadata(c) for c in chunks]
-            )
+        for start in range(0, len(chunks), _PAGE):
+            page = list(chunks[start : start + _PAGE])
+            with self._guard.using():
+                self._chunks.update(
+                    ids=[c.id for c in page], metadatas=[_to_metadata(c) for c in page]
+                )
 
-    def delete(self, ids: list[str]) -> None:
-        """Remove chunks by id."""
-        if ids:
-            self._collection.delete(ids=ids)
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks (and their item vectors) by id."""
+        for start in range(0, len(ids), _PAGE):
+            page = list(ids[start : start + _PAGE])
+            with self._guard.using():
+                self._chunks.delete(ids=page)
+                self._items.delete(ids=page)
+
+    def chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids that the collection holds, in the order asked."""
+        found: dict[str, Chunk] = {}
+        for start in range(0, len(ids), _PAGE):
+            with self._guard.using():
+                page = self._chunks.get(
+                    ids=list(ids[start : start + _PAGE]), include=["documents", "metadatas"]
+                )
+            for chunk_id, text, meta in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+            ):
+                found[chunk_id] = _from_record(chunk_id, text, meta)
+        return [found[i] for i in ids if i in found]
+
+    def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The item vectors of these chunks, by chunk id (missing for chunks that have none)."""
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), _PAGE):
+            with self._guard.using():
+                page = self._items.get(ids=list(ids[start : start + _PAGE]), include=["documents"])
+            for chunk_id, body in zip(page["ids"], page["documents"] or [], strict=True):
+                if body:
+                    found[chunk_id] = decode_vectors(body)
+        return found
 
     def all_chunks(self) -> list[Chunk]:
-        """Every chunk, in a stable order (role, section, position)."""
+        """Every chunk of the collection in use, in a stable order (role, section, position)."""
         chunks = [
             _from_record(chunk_id, text, meta)
             for chunk_id, text, meta in self._records(["documents", "metadatas"])
@@ -131,18 +305,19 @@ class ChunkStore:
         return chunks
 
     def query(
-        self, embedding: list[float], k: int, role_ids: list[str] | None = None
+        self, embedding: Sequence[float], k: int, doc_ids: Sequence[str] | None = None
     ) -> list[tuple[Chunk, float]]:
-        """The k nearest chunks with their cosine similarity, optionally within some roles."""
+        """The k nearest chunks with their cosine similarity, optionally within some documents."""
         where: dict[str, Any] | None = None
-        if role_ids:
-            where = {"role_id": {"$in": list(role_ids)}}
-        result = self._collection.query(
-            query_embeddings=[embedding],  # type: ignore[arg-type]
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
+        if doc_ids:
+            where = {"doc_id": {"$in": list(doc_ids)}}
+        with self._guard.using():
+            result = self._chunks.query(
+                query_embeddings=[list(embedding)],  # type: ignore[arg-type]
+                n_results=k,
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
         ids = result["ids"][0]
         documents = (result["documents"] or [[]])[0]
         metadatas = (result["metadatas"] or [[]])[0]
@@ -152,15 +327,12 @@ class ChunkStore:
             for i, d, m, dist in zip(ids, documents, metadatas, distances, strict=True)
         ]
 
-    def roles(self) -> list[RoleInfo]:
-        """The role catalogue (see `catalogue_of`)."""
-        return catalogue_of(self.all_chunks())
-
     def _records(self, include: list[str]) -> Iterator[tuple[str, str | None, Any]]:
         """(id, document, metadata) of every chunk, a page at a time."""
         offset = 0
         while True:
-            page = self._collection.get(include=include, limit=_PAGE, offset=offset)  # type: ignore[arg-type]
+            with self._guard.using():
+                page = self._chunks.get(include=include, limit=_PAGE, offset=offset)  # type: ignore[arg-type]
             ids = page["ids"]
             documents: list[str | None] = [*(page["documents"] or [])] or [None] * len(ids)
             yield from zip(ids, documents, page["metadatas"] or [], strict=True)
@@ -169,13 +341,29 @@ class ChunkStore:
             offset += _PAGE
 
 
-def catalogue_of(chunks: list[Chunk]) -> list[RoleInfo]:
-    """The role catalogue derived from chunks (a role is full if any of its sources is)."""
-    by_role: dict[str, list[Chunk]] = defaultdict(list)
-    for chunk in chunks:
-        by_role[chunk.role_id].append(chunk)
-    catalogue = [_role_info(role_chunks) for role_chunks in by_role.values()]
-    return sorted(catalogue, key=lambda r: r.role.lower())
+def encode_vectors(vectors: np.ndarray) -> str:
+    """Item vectors as stored: float16, row-major, base64, with the row count up front."""
+    matrix = np.asarray(vectors, dtype=ITEM_DTYPE)
+    rows = matrix.shape[0] if matrix.ndim == 2 else 0
+    return f"{rows}:" + base64.b64encode(matrix.tobytes()).decode("ascii")
+
+
+def decode_vectors(body: str) -> np.ndarray:
+    """The inverse of `encode_vectors` (float32, one row per item)."""
+    rows, _, data = body.partition(":")
+    flat = np.frombuffer(base64.b64decode(data), dtype=ITEM_DTYPE).astype(np.float32)
+    count = int(rows)
+    return flat.reshape(count, -1) if count else flat.reshape(0, 0)
+
+
+def _close(client: ClientAPI) -> None:
+    close = getattr(client, "close", None)  # embedded and HTTP clients have it; the API type not
+    if close is not None:
+        close()
+
+
+def _is_rebuild(name: str, prefix: str) -> bool:
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
 
 
 def _to_metadata(chunk: Chunk) -> dict[str, str | int]:
@@ -185,22 +373,3 @@ def _to_metadata(chunk: Chunk) -> dict[str, str | int]:
 
 def _from_record(chunk_id: str, text: str | None, meta: Any) -> Chunk:
     return Chunk.model_validate({**dict(meta or {}), "id": chunk_id, "text": text or ""})
-
-
-def _role_info(chunks: list[Chunk]) -> RoleInfo:
-    full = [c for c in chunks if c.coverage is RoleCoverage.FULL]
-    primary = full or chunks
-    sections: list[str] = []
-    for chunk in primary:
-        if chunk.section not in sections:
-            sections.append(chunk.section)
-    summary = next((c for c in chunks if c.section_key == "summary"), primary[0])
-    return RoleInfo(
-        role=primary[0].role,
-        id=primary[0].role_id,
-        coverage=RoleCoverage.FULL if full else RoleCoverage.SUMMARY,
-        sections=sections,
-        source=primary[0].source,
-        url=primary[0].url,
-        summary=summary.text.split("\n", 1)[-1].strip(),
-    )

@@ -13,8 +13,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant.embeddings import SentenceTransformerEmbedder
-from assistant.service import Assistant, load_embedder, open_store
+from assistant.models import RoleInfo
+from assistant.service import Assistant, load_embedder
 from assistant.settings import PROJECT_ROOT, Settings
+from assistant.snapshot import SnapshotReader
+from assistant.store import ChunkStore, open_store
 
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "blueprints"
 
@@ -29,6 +32,11 @@ def make_settings(store_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def catalogue(store: ChunkStore) -> list[RoleInfo]:
+    """The roles a reader of the store sees at its committed generation."""
+    return SnapshotReader(store).current().catalogue
 
 
 @pytest.fixture(scope="session")

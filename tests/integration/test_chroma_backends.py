@@ -18,7 +18,7 @@ from assistant.models import AnswerCoverage
 from assistant.service import Assistant, open_store
 from assistant.settings import Settings
 from ingest.pipeline import Ingestor
-from tests.conftest import BUNDLED_CORPUS, make_settings
+from tests.conftest import BUNDLED_CORPUS, catalogue, make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def test_ingest_reingest_and_ask_on_each_backend(
     ingestor = Ingestor(store, embedder, chunk_size=backend_settings.chunk_size)
     first = ingestor.ingest([BUNDLED_CORPUS])
     assert first.documents_added == 31 and not first.errors
-    assert len(store.roles()) == 31
+    assert len(catalogue(store)) == 31
 
     again = ingestor.ingest([BUNDLED_CORPUS])
     assert again.documents_unchanged == 31 and again.chunks_written == 0

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.embeddings import SentenceTransformerEmbedder
+from assistant.items import chunk_items
 from assistant.models import Chunk, RoleCoverage
-from assistant.service import open_store
 from assistant.settings import Settings
-from assistant.store import ChunkStore, open_client
+from assistant.store import ChunkStore, open_client, open_store
 from ingest.pipeline import Ingestor
-from tests.conftest import BUNDLED_CORPUS
+from tests.conftest import BUNDLED_CORPUS, catalogue
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +50,7 @@ def ingestor(settings: Settings, embedder: object, store: ChunkStore | None = No
 
 
 def test_bundled_corpus_gives_31_roles_one_full(bundled_settings: Settings) -> None:
-    roles = open_store(bundled_settings).roles()
+    roles = catalogue(open_store(bundled_settings))
     assert len(roles) == 31
     full = [r for r in roles if r.coverage is RoleCoverage.FULL]
     assert [r.role for r in full] == ["VP of Data and AI"]
@@ -111,8 +113,10 @@ def test_changed_document_replaces_its_chunks_without_duplicates(
     assert (
         report.documents_updated == 1 and report.chunks_written == 1 and report.chunks_deleted == 1
     )
-    assert counting.embedded == embedded + 1  # only the changed chunk is embedded again
     after = store.all_chunks()
+    (changed,) = [c for c in after if c.id not in before]
+    # Only the changed chunk is embedded again, with its items.
+    assert counting.embedded == embedded + 1 + len(chunk_items(changed))
     assert len(after) == len(before)
     texts = "\n".join(c.text for c in after)
     assert "Tier-1 MTTR < 90 minutes" in texts and "Tier-1 MTTR < 2 hours" not in texts
@@ -125,7 +129,7 @@ def test_prune_removes_documents_no_longer_in_the_sources(
     ingestor(tmp_settings, embedder).ingest([WORDPRESS, LISTING])
     report = ingestor(tmp_settings, embedder).ingest([WORDPRESS], prune=True)
     assert report.documents_pruned == 30
-    assert [r.role for r in open_store(tmp_settings).roles()] == ["VP of Data and AI"]
+    assert [r.role for r in catalogue(open_store(tmp_settings))] == ["VP of Data and AI"]
 
 
 def test_without_prune_other_documents_stay(
@@ -134,14 +138,21 @@ def test_without_prune_other_documents_stay(
     ingestor(tmp_settings, embedder).ingest([WORDPRESS, LISTING])
     report = ingestor(tmp_settings, embedder).ingest([WORDPRESS])
     assert report.documents_pruned == 0
-    assert len(open_store(tmp_settings).roles()) == 31
+    assert len(catalogue(open_store(tmp_settings))) == 31
 
 
 class FailingStore(ChunkStore):
     """A real store whose writes fail after the first batch has gone in."""
 
-    def upsert(self, chunks: list[Chunk], embeddings: list[list[float]]) -> None:
-        super().upsert(chunks[:1], embeddings[:1])
+    def upsert(
+        self,
+        chunks: Sequence[Chunk],
+        embeddings: Sequence[Sequence[float]],
+        item_vectors: Sequence[np.ndarray] | None = None,
+    ) -> None:
+        super().upsert(
+            chunks[:1], embeddings[:1], None if item_vectors is None else item_vectors[:1]
+        )
         raise RuntimeError("disk full")
 
 
@@ -156,11 +167,7 @@ def test_failed_write_leaves_the_previous_version_intact(
     post = json.loads(source.read_text(encoding="utf-8"))
     post["content"]["rendered"] = post["content"]["rendered"].replace("Quarterly", "Every quarter")
     source.write_text(json.dumps(post), encoding="utf-8")
-    failing = FailingStore(
-        open_client(tmp_settings),
-        tmp_settings.collection,
-        embedding_model=tmp_settings.embedding_model,
-    )
+    failing = FailingStore(open_client(tmp_settings), tmp_settings.collection)
     report = ingestor(tmp_settings, embedder, failing).ingest([source])
 
     assert report.documents_failed == 1 and "disk full" in report.errors[0].message

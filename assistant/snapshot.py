@@ -1,0 +1,185 @@
+"""What readers answer from: one generation of the index, caught up when the head moves.
+
+A snapshot is immutable: an answer pins one and never sees another generation's text. The
+reader checks the head (one small read) before each answer; when another writer (in this
+process or another, on this host or another through a Chroma server) has committed since, it
+reads only the documents the new generations changed, and reopens an embedded client so its
+vector index sees the new chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from threading import Lock
+
+from assistant.manifest import DocumentRecord, MissingGenerationError, StaleReadError
+from assistant.models import Chunk, RoleCoverage, RoleInfo
+from assistant.retrieval import Corpus
+from assistant.roles import RoleResolver
+from assistant.store import ChunkStore
+
+log = logging.getLogger(__name__)
+
+_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """The index at one committed generation.
+
+    `serving` names, per role, the documents answers come from: a role's full blueprint
+    shadows its summary (and the newest full blueprint any other), so they never compete.
+    """
+
+    generation: int
+    collection: str
+    records: Mapping[str, DocumentRecord]
+    catalogue: list[RoleInfo]
+    resolver: RoleResolver
+    serving: Mapping[str, tuple[str, ...]]
+    corpus: Corpus
+
+    @property
+    def empty(self) -> bool:
+        """Whether the index holds no document."""
+        return not self.records
+
+    def serving_docs(self, role_ids: list[str] | None = None) -> list[str]:
+        """The documents that answer for these roles (for every role when None)."""
+        roles = self.serving if role_ids is None else {r: self.serving.get(r, ()) for r in role_ids}
+        return [doc for docs in roles.values() for doc in docs]
+
+
+class SnapshotReader:
+    """Keeps the current snapshot of one store; thread-safe."""
+
+    def __init__(self, store: ChunkStore) -> None:
+        self._store = store
+        self._lock = Lock()
+        self._snapshot: IndexSnapshot | None = None
+        self._chunks: dict[str, Chunk] = {}
+
+    def current(self) -> IndexSnapshot:
+        """The snapshot of the committed head, caught up first if the head moved."""
+        head = self._store.head()
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.generation == head.generation:
+            return snapshot
+        with self._lock:
+            for _ in range(_RETRIES):
+                try:
+                    return self._refresh()
+                except (StaleReadError, MissingGenerationError) as exc:
+                    log.info("index moved while reading it (%s); reading again", exc)
+            return self._refresh(full=True)
+
+    def is_current(self, snapshot: IndexSnapshot) -> bool:
+        """Whether no generation was committed since `snapshot`."""
+        return self._store.head().generation == snapshot.generation
+
+    def _refresh(self, *, full: bool = False) -> IndexSnapshot:
+        head = self._store.head()
+        previous = self._snapshot
+        if previous is not None and previous.generation == head.generation:
+            return previous
+        if previous is not None:
+            # Another process may have written: an embedded client must reopen to see it.
+            self._store.reopen()
+            head = self._store.head()
+        if head.collection and head.collection != self._store.collection:
+            self._store.use(head.collection)
+        manifest = self._store.manifest
+        if previous is None or full or previous.collection != self._store.collection:
+            records = dict(manifest.documents(head.generation).records)
+            self._chunks = {}
+        else:
+            records = dict(previous.records)
+            changed: set[str] = set()
+            for change in manifest.changes(previous.generation, head.generation):
+                changed.update(change.changed)
+                changed.update(change.removed)
+            for doc_id in changed:
+                records.pop(doc_id, None)
+            records.update(manifest.documents(head.generation, changed).records)
+        if self._store.head().generation != head.generation:
+            raise StaleReadError("head", head.generation)
+        serving = _serving(records)
+        wanted = [i for docs in serving.values() for d in docs for i in records[d].chunk_ids]
+        missing = [i for i in wanted if i not in self._chunks]
+        for chunk in self._store.chunks(missing):
+            self._chunks[chunk.id] = _as_recorded(chunk, records[chunk.doc_id])
+        known = set(wanted)
+        self._chunks = {i: c for i, c in self._chunks.items() if i in known}
+        chunks = [self._chunks[i] for i in wanted if i in self._chunks]
+        if len(chunks) != len(wanted):
+            # A record names chunks that are gone: a writer's sweep ran ahead of our head.
+            raise StaleReadError("chunks", head.generation)
+        catalogue = _catalogue(records, serving)
+        snapshot = IndexSnapshot(
+            generation=head.generation,
+            collection=self._store.collection,
+            records=records,
+            catalogue=catalogue,
+            resolver=RoleResolver(catalogue),
+            serving=serving,
+            corpus=Corpus.of(chunks),
+        )
+        self._snapshot = snapshot
+        return snapshot
+
+
+def _as_recorded(chunk: Chunk, record: DocumentRecord) -> Chunk:
+    """A chunk with its document's fields as the record has them at this generation.
+
+    A chunk whose text two versions share is one record in the store, whose document fields
+    (hash, URL, source) a writer updates before it commits; the record is what was committed.
+    """
+    return chunk.model_copy(
+        update={
+            "doc_hash": record.doc_hash,
+            "url": record.url,
+            "source": record.source,
+            "modified": record.modified,
+        }
+    )
+
+
+def _serving(records: Mapping[str, DocumentRecord]) -> dict[str, tuple[str, ...]]:
+    """Per role, the one document answers come from: the newest full blueprint, else a summary."""
+    by_role: dict[str, list[DocumentRecord]] = defaultdict(list)
+    for record in records.values():
+        by_role[record.role_id].append(record)
+    serving: dict[str, tuple[str, ...]] = {}
+    for role_id, candidates in by_role.items():
+        full = [r for r in candidates if r.coverage is RoleCoverage.FULL]
+        pool = full or candidates
+        best = max(pool, key=lambda r: (r.modified, r.generation, r.doc_id))
+        serving[role_id] = (best.doc_id,)
+    return serving
+
+
+def _catalogue(
+    records: Mapping[str, DocumentRecord], serving: Mapping[str, tuple[str, ...]]
+) -> list[RoleInfo]:
+    """One entry per role, described by the document that serves it."""
+    summaries = {
+        r.role_id: r.summary for r in records.values() if r.coverage is RoleCoverage.SUMMARY
+    }
+    catalogue = []
+    for role_id, docs in serving.items():
+        record = records[docs[0]]
+        catalogue.append(
+            RoleInfo(
+                role=record.role,
+                id=role_id,
+                coverage=record.coverage,
+                sections=record.sections,
+                source=record.source,
+                url=record.url,
+                summary=summaries.get(role_id) or record.summary,
+            )
+        )
+    return sorted(catalogue, key=lambda r: r.role.lower())
