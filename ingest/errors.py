@@ -16,3 +16,15 @@ class SourceError(BlueprintsError):
     def __init__(self, path: Path | str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
+
+
+class SyncError(BlueprintsError):
+    """A site that cannot be synced as asked.
+
+    The message always starts with the URL concerned and ends with what to try.
+    """
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__(f"{url}: {problem}")
+        self.url = url
+        self.problem = problem
