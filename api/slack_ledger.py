@@ -244,6 +244,7 @@ class DeliveryLedger:
         )
 
     async def _run(self, fn: Callable[[], T]) -> T:
+        self._connection()  # a closed ledger refuses here, before a thread is started for it
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="slack-ledger")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
