@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from api import routes
 from api.deps import require_api_key
-from api.feedback import FeedbackStore
+from api.feedback import AnswerLog
 from api.middleware import (
     REQUEST_ID_HEADER,
     RateLimiter,
@@ -27,29 +28,40 @@ from assistant.errors import EmptyIndexError, QuestionError, StoreUnavailableErr
 from assistant.service import Assistant, build_assistant
 from assistant.settings import Settings
 
+if TYPE_CHECKING:
+    from api.slack import SlackBot
+    from api.slack_ledger import DeliveryLedger
+
 _log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     """Build the app; its lifespan builds the assistant once unless one is given."""
     settings = settings or Settings()
-    feedback = FeedbackStore(settings.feedback_path)
+    answer_log = AnswerLog(settings.feedback_path)
+    ledger = _open_ledger(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.assistant is None:
-            app.state.assistant = await run_in_threadpool(build_assistant, settings)
-            _mount_slack(app, settings, app.state.assistant, feedback)
-        _log.info(
-            "API ready: auth %s, %d requests/min per client, feedback in %s",
-            "on" if settings.api_key else "off",
-            settings.rate_limit_per_minute,
-            settings.feedback_path,
-        )
-        try:
-            yield
-        finally:
-            feedback.close()
+        async with AsyncExitStack() as stack:
+            stack.callback(answer_log.close)
+            if ledger is not None:
+                await stack.enter_async_context(ledger.running())
+            if app.state.assistant is None:
+                assistant = app.state.assistant = await run_in_threadpool(build_assistant, settings)
+                app.state.slack = _mount_slack(app, settings, assistant, answer_log, ledger)
+            _log.info(
+                "API ready: auth %s, %d requests/min per client, answers and feedback in %s",
+                "on" if settings.api_key else "off",
+                settings.rate_limit_per_minute,
+                settings.feedback_path,
+            )
+            try:
+                yield
+            finally:
+                # Before the ledger closes: answers finishing now still settle their claims.
+                if app.state.slack is not None:
+                    await app.state.slack.drain()
 
     app = FastAPI(
         title="Blueprint Assistant",
@@ -59,10 +71,11 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
-    app.state.feedback = feedback
+    app.state.answer_log = answer_log
     app.state.assistant = assistant
+    app.state.slack = None
     if assistant is not None:
-        _mount_slack(app, settings, assistant, feedback)
+        app.state.slack = _mount_slack(app, settings, assistant, answer_log, ledger)
 
     # Only a server with a key declares (and checks) bearer auth, so its schema stays true.
     if settings.api_key:
@@ -101,16 +114,30 @@ def _document_question_limit(app: FastAPI, max_chars: int) -> None:
     question["maxLength"] = max_chars
 
 
-def _mount_slack(
-    app: FastAPI, settings: Settings, assistant: Assistant, feedback: FeedbackStore
-) -> None:
+def _open_ledger(settings: Settings) -> DeliveryLedger | None:
     if not settings.slack_enabled:
-        _log.info("Slack app off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable it")
-        return
-    from api.slack import mount_slack  # imported only when on: it pulls in slack_bolt
+        return None
+    from api.slack_ledger import DeliveryLedger, ledger_path
 
-    mount_slack(app, settings, assistant, feedback)
-    _log.info("Slack app on: POST /slack/events")
+    return DeliveryLedger(ledger_path(settings.feedback_path))
+
+
+def _mount_slack(
+    app: FastAPI,
+    settings: Settings,
+    assistant: Assistant,
+    answer_log: AnswerLog,
+    ledger: DeliveryLedger | None,
+) -> SlackBot | None:
+    if ledger is None:
+        _log.info("Slack app off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable it")
+        return None
+    from api.slack import SlackBot, mount_slack  # imported only when on: it pulls in slack_bolt
+
+    bot = SlackBot(assistant, answer_log, ledger)
+    mount_slack(app, settings, bot)
+    _log.info("Slack app on: POST /slack/events, deliveries ledger in %s", ledger.path)
+    return bot
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from api.feedback_cli import feedback_app
 from assistant.errors import BlueprintsError
 from assistant.models import Answer, IngestPlan, IngestReport, Turn
 from assistant.settings import Settings
@@ -39,6 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("eval", help="Run the gold question set and gate on the thresholds.")(eval_command)
+app.add_typer(feedback_app, name="feedback")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -377,12 +379,12 @@ def slack(
         raise _fail("Socket Mode needs SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and SLACK_APP_TOKEN.")
     import asyncio
 
-    from api.feedback import FeedbackStore
+    from api.feedback import AnswerLog
     from api.slack import run_socket_mode
     from assistant.service import build_assistant
 
     assistant = build_assistant(settings)
-    asyncio.run(run_socket_mode(settings, assistant, FeedbackStore(settings.feedback_path)))
+    asyncio.run(run_socket_mode(settings, assistant, AnswerLog(settings.feedback_path)))
 
 
 def main() -> None:

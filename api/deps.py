@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.feedback import FeedbackStore
+from api.feedback import AnswerLog
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -28,14 +29,28 @@ def get_assistant(request: Request) -> Assistant:
     return assistant
 
 
-def get_feedback(request: Request) -> FeedbackStore:
-    """The feedback store."""
-    return cast(FeedbackStore, request.app.state.feedback)
+def get_answer_log(request: Request) -> AnswerLog:
+    """Where answers and votes are kept."""
+    return cast(AnswerLog, request.app.state.answer_log)
+
+
+def get_voter(request: Request) -> str:
+    """Who is voting: a hash of the presented bearer token (never the token) and the address.
+
+    Read from the header, not through `HTTPBearer`, which would claim auth in the schema
+    of a server that has no key.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    key = token.strip() if scheme.lower() == "bearer" else ""
+    key_id = hashlib.sha256(key.encode()).hexdigest()[:16] if key else "no-key"
+    address = request.client.host if request.client else "unknown"
+    return f"api:{key_id}@{address}"
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
-FeedbackDep = Annotated[FeedbackStore, Depends(get_feedback)]
+AnswerLogDep = Annotated[AnswerLog, Depends(get_answer_log)]
+VoterDep = Annotated[str, Depends(get_voter)]
 
 
 def require_api_key(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,8 +15,8 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from api.deps import AssistantDep, FeedbackDep, SettingsDep
-from api.feedback import Rating
+from api.deps import AnswerLogDep, AssistantDep, SettingsDep, VoterDep
+from api.feedback import AnswerLog, Rating, UnknownAnswerError
 from api.middleware import request_id_var
 from assistant.errors import BlueprintsError, EmptyIndexError, QuestionError
 from assistant.models import Answer, RoleDetail, RoleInfo, StreamEvent, Turn
@@ -85,11 +86,12 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackReceipt(BaseModel):
-    """What was stored."""
+    """What was stored: a new vote, or this voter's earlier vote replaced."""
 
     id: int
     answer_id: str
     rating: Rating
+    replaced: bool = Field(description="Whether this replaced the voter's earlier vote")
 
 
 class Readiness(BaseModel):
@@ -109,11 +111,27 @@ def _check_length(question: str, limit: int) -> None:
         raise QuestionError(msg)
 
 
+def _keep(answers: AnswerLog, question: str) -> Callable[[Answer], None]:
+    """Store served answers; a failure to store is logged, and the answer still served."""
+
+    def keep(answer: Answer) -> None:
+        try:
+            answers.store_answer(answer, question=question, source="api")
+        except Exception:
+            _log.exception("answer %s could not be stored; votes on it will be refused", answer.id)
+
+    return keep
+
+
 @api.post("/ask", response_model=Answer, responses=UNAVAILABLE)
-async def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep) -> Answer:
+async def ask(
+    body: AskRequest, assistant: AssistantDep, settings: SettingsDep, answers: AnswerLogDep
+) -> Answer:
     """Answer a question with numbered citations (the same JSON as `blueprints ask --json`)."""
     _check_length(body.question, settings.max_question_chars)
-    return await run_in_threadpool(assistant.ask, body.question, body.history, body.role)
+    answer = await run_in_threadpool(assistant.ask, body.question, body.history, body.role)
+    await run_in_threadpool(_keep(answers, body.question), answer)
+    return answer
 
 
 @api.post(
@@ -129,7 +147,7 @@ async def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep) 
     },
 )
 async def ask_stream(
-    body: AskRequest, assistant: AssistantDep, settings: SettingsDep
+    body: AskRequest, assistant: AssistantDep, settings: SettingsDep, answers: AnswerLogDep
 ) -> EventSourceResponse:
     """Answer as a stream of Server-Sent Events."""
     _check_length(body.question, settings.max_question_chars)
@@ -141,21 +159,32 @@ async def ask_stream(
     # The first event is awaited before the response starts, so a question the assistant
     # refuses (blank, too long, empty index) still gets a plain 422 or 503.
     first, rest = await run_in_threadpool(start)
-    return EventSourceResponse(answer_events(first, rest))
+    return EventSourceResponse(answer_events(first, rest, _keep(answers, body.question)))
 
 
 async def answer_events(
-    first: StreamEvent | None, rest: Iterator[StreamEvent]
+    first: StreamEvent | None,
+    rest: Iterator[StreamEvent],
+    keep: Callable[[Answer], None],
 ) -> AsyncIterator[ServerSentEvent]:
-    """The assistant's stream as SSE events, its blocking generator driven from a thread."""
+    """The assistant's stream as SSE events, its blocking generator driven from a thread.
+
+    The final answer goes to `keep` before it is sent, so it can be rated at once.
+    """
+
+    async def encode(event: StreamEvent) -> ServerSentEvent:
+        if event.kind == "final" and event.answer is not None:
+            await run_in_threadpool(keep, event.answer)
+        return to_sse(event)
+
     if first is None:
         _log.error("the answer stream ended without an event")
         yield error_event(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
         return
-    yield to_sse(first)
+    yield await encode(first)
     try:
         async for event in iterate_in_threadpool(rest):
-            yield to_sse(event)
+            yield await encode(event)
     except QuestionError as exc:
         yield error_event(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
     except EmptyIndexError as exc:
@@ -197,11 +226,35 @@ async def role_detail(role_id: str, assistant: AssistantDep) -> RoleDetail:
     return detail
 
 
-@api.post("/feedback", response_model=FeedbackReceipt, status_code=status.HTTP_201_CREATED)
-async def feedback(body: FeedbackRequest, store: FeedbackDep) -> FeedbackReceipt:
-    """Rate an answer (👍 `up` / 👎 `down`), with an optional comment."""
-    record_id = await run_in_threadpool(store.record, body.answer_id, body.rating, body.comment)
-    return FeedbackReceipt(id=record_id, answer_id=body.answer_id, rating=body.rating)
+@api.post(
+    "/feedback",
+    response_model=FeedbackReceipt,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        201: {"description": "A new vote"},
+        200: {"model": FeedbackReceipt, "description": "The voter's earlier vote, replaced"},
+        404: _error("No answer with this id is on record: ask again and rate the new answer"),
+    },
+)
+async def feedback(
+    body: FeedbackRequest, answers: AnswerLogDep, voter: VoterDep, response: Response
+) -> FeedbackReceipt:
+    """Rate an answer (👍 `up` / 👎 `down`), with an optional comment.
+
+    One vote per answer and voter (the API key presented, and the client address):
+    voting again replaces the earlier vote.
+    """
+    try:
+        receipt = await run_in_threadpool(
+            partial(answers.vote, voter=voter, source="api", comment=body.comment),
+            body.answer_id,
+            body.rating,
+        )
+    except UnknownAnswerError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    if receipt.replaced:
+        response.status_code = status.HTTP_200_OK
+    return FeedbackReceipt.model_validate(receipt.model_dump())
 
 
 @probes.get("/healthz")

@@ -2,7 +2,8 @@
 
 Bolt verifies every request's signature and acknowledges events before any retrieval
 runs; the answer is then posted in the background, first as a placeholder and then
-as an update of it.
+as an update of it. Each event is answered once, whichever worker receives it and
+however often Slack delivers it (see `api/slack_ledger.py`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from fastapi import FastAPI, Request, Response
@@ -25,6 +27,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from api.feedback import Rating, Source, StoredAnswer, UnknownAnswerError, VoteReceipt
 from api.slack_format import (
     FEEDBACK_DOWN,
     FEEDBACK_UP,
@@ -33,6 +36,7 @@ from api.slack_format import (
     escape,
     fallback_text,
 )
+from api.slack_ledger import Claim, DeliveryLedger, ledger_path
 from assistant.errors import BlueprintsError
 from assistant.models import Answer, Turn
 
@@ -48,8 +52,14 @@ HELP = (
     "Mention me in a channel, message me directly, or use `/blueprint <question>`."
 )
 FAILED = "Sorry, something went wrong while answering. Please try again in a moment."
+NOT_ON_RECORD = (
+    "This answer is no longer on record, so your vote could not be counted. "
+    "Ask the question again and rate the new answer."
+)
 HISTORY_TURNS = 10
+SHUTDOWN_GRACE_S = 10.0
 _NOT_TURNS = {"", PLACEHOLDER, HELP, FAILED}  # the bot's own messages that are not answers
+_DELIVERY = "blueprints_delivery"  # the context key of the event's claim in the ledger
 
 
 class Asker(Protocol):
@@ -60,58 +70,29 @@ class Asker(Protocol):
         ...
 
 
-class FeedbackSink(Protocol):
-    """Where 👍/👎 clicks are recorded (the API's `FeedbackStore`)."""
+class AnswerRecords(Protocol):
+    """Where answers are kept and 👍/👎 votes on them counted (the API's `AnswerLog`)."""
 
-    def record(
-        self,
-        answer_id: str,
-        rating: Literal["up", "down"],
-        comment: str | None = None,
-        source: str = "api",
-        user: str | None = None,
-    ) -> int:
-        """Store one rating and return its id."""
+    def store_answer(self, answer: Answer, *, question: str, source: Source) -> None:
+        """Keep an answer as it was served."""
         ...
 
+    def answer(self, answer_id: str) -> StoredAnswer | None:
+        """An answer on record, or None."""
+        ...
 
-class RecentKeys:
-    """Keys seen within the last `ttl` seconds, bounded in size: a de-duplication memory."""
-
-    def __init__(self, ttl: float = 600.0, max_size: int = 10_000) -> None:
-        self._ttl = ttl
-        self._max_size = max_size
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def seen_before(self, key: str) -> bool:
-        """Whether `key` was already seen recently; remembers it either way."""
-        now = time.monotonic()
-        while self._seen and (
-            len(self._seen) >= self._max_size or next(iter(self._seen.values())) < now - self._ttl
-        ):
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return True
-        self._seen[key] = now
-        return False
-
-
-class AnswerCache:
-    """Recent ephemeral answers, so "Share in channel" posts exactly what the user saw."""
-
-    def __init__(self, max_size: int = 500) -> None:
-        self._max_size = max_size
-        self._answers: OrderedDict[str, tuple[str, Answer]] = OrderedDict()
-
-    def put(self, question: str, answer: Answer) -> None:
-        """Remember an answer and the question it answers."""
-        self._answers[answer.id] = (question, answer)
-        while len(self._answers) > self._max_size:
-            self._answers.popitem(last=False)
-
-    def get(self, answer_id: str) -> tuple[str, Answer] | None:
-        """The question and answer for an id, if still remembered."""
-        return self._answers.get(answer_id)
+    def vote(
+        self,
+        answer_id: str,
+        rating: Rating,
+        *,
+        voter: str,
+        source: str,
+        user: str | None = None,
+        comment: str | None = None,
+    ) -> VoteReceipt:
+        """Record a voter's rating, replacing their earlier one; unknown ids raise."""
+        ...
 
 
 def strip_mentions(text: str, user_id: str | None) -> str:
@@ -132,48 +113,109 @@ def _error_text(error: Exception) -> str:
 
 
 class SlackBot:
-    """The listeners of the Bolt app, over one assistant and one feedback store."""
+    """The listeners of the Bolt app, over one assistant, its records and the ledger."""
 
-    def __init__(self, assistant: Asker, feedback: FeedbackSink) -> None:
+    def __init__(self, assistant: Asker, records: AnswerRecords, ledger: DeliveryLedger) -> None:
         self.assistant = assistant
-        self.feedback = feedback
-        self.events = RecentKeys()
-        self.messages = RecentKeys()
-        self.answers = AnswerCache()
+        self.records = records
+        self.ledger = ledger
+        self.shutdown_grace_s = SHUTDOWN_GRACE_S
+        self._answering: set[asyncio.Task[Any]] = set()
 
     def register(self, bolt: AsyncApp) -> None:
         """Attach the middleware and listeners to a Bolt app."""
-        bolt.middleware(self.skip_redeliveries)
+        bolt.middleware(self.deliver_once)
         bolt.event("app_mention")(self.on_mention)
         bolt.event("message")(self.on_message)
         bolt.command("/blueprint")(self.on_command)
         bolt.action(SHARE_ANSWER)(self.on_share)
         bolt.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(self.on_feedback)
 
-    async def skip_redeliveries(
+    # --- the ledger, failing open: a ledger that cannot be read must not silence the bot
+
+    async def _claim(self, key: str) -> Claim:
+        try:
+            return await self.ledger.aclaim(key)
+        except sqlite3.Error:
+            log.exception("Slack delivery ledger unavailable; answering %s unclaimed", key)
+            return Claim.NEW
+
+    async def _settle(self, keys: Iterable[str | None], *, posted: bool) -> None:
+        """Mark deliveries done once a reply is posted, or give them up when none could be."""
+        for key in keys:
+            if key is None:
+                continue
+            try:
+                await (self.ledger.afinish(key) if posted else self.ledger.arelease(key))
+            except sqlite3.Error:
+                log.exception("Slack delivery ledger unavailable; %s not settled", key)
+
+    @contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        assert task is not None  # listeners always run in a task
+        self._answering.add(task)
+        try:
+            yield
+        finally:
+            self._answering.discard(task)
+
+    async def drain(self) -> None:
+        """Let answers in progress finish for up to `shutdown_grace_s`, then cancel the rest.
+
+        A cancelled answer keeps its claim, which passes to another worker (or the next
+        process) when the ledger closes: a retry of its event is then answered there.
+        """
+        if not self._answering:
+            return
+        _, pending = await asyncio.wait(set(self._answering), timeout=self.shutdown_grace_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            log.warning("%d Slack answer(s) cancelled by the shutdown", len(pending))
+
+    async def deliver_once(
         self,
         req: AsyncBoltRequest,
         resp: BoltResponse,
         body: dict[str, Any],
+        context: AsyncBoltContext,
         next_: Callable[[], Awaitable[None]],
     ) -> BoltResponse:
-        """Acknowledge Slack's retries and repeated event ids without answering twice."""
-        retry = req.headers.get("x-slack-retry-num")
+        """Claim each event before it is acknowledged; acknowledge other deliveries of it.
+
+        A retry (`X-Slack-Retry-Num`) is answered like a first delivery when no live
+        process has answered or is answering the event: the first delivery failed.
+        """
         event_id = body.get("event_id")
-        if retry:
-            log.info("Slack retry %s of event %s acknowledged, not processed", retry[0], event_id)
-        elif isinstance(event_id, str) and self.events.seen_before(event_id):
-            log.info("Duplicate Slack event %s acknowledged, not processed", event_id)
-        else:
+        if not isinstance(event_id, str):
+            await next_()  # commands and button clicks: Slack does not retry them
+            return resp
+        key = f"event:{event_id}"
+        claim = await self._claim(key)
+        retry = req.headers.get("x-slack-retry-num")
+        if claim.mine:
+            if retry:
+                log.info("Slack retry %s of event %s answered (%s)", retry[0], event_id, claim)
+            context[_DELIVERY] = key
             await next_()
             return resp
-        return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        log.info("Slack event %s delivered again, acknowledged, not processed: %s", event_id, claim)
+        # Only once the answer is posted is no further delivery wanted; while it is in
+        # progress, one would be welcome should the answering process die.
+        headers: dict[str, str | Sequence[str]] = {}
+        if claim is Claim.DONE:
+            headers["x-slack-no-retry"] = "1"
+        return BoltResponse(status=200, body="", headers=headers)
 
     async def on_mention(
         self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         """A mention in a channel: answer in its thread."""
-        if not _is_from_bot(event):
+        if _is_from_bot(event):
+            await self._settle([context.get(_DELIVERY)], posted=True)  # nothing to reply
+        else:
             await self.answer_in_thread(event, context, client)
 
     async def on_message(
@@ -182,15 +224,31 @@ class SlackBot:
         """A direct message: answer in its thread. Channel messages come as mentions."""
         if event.get("channel_type") == "im" and not _is_from_bot(event):
             await self.answer_in_thread(event, context, client)
+        else:
+            await self._settle([context.get(_DELIVERY)], posted=True)  # nothing to reply
 
     async def answer_in_thread(
         self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         """Post a placeholder in the message's thread, then replace it with the answer."""
         channel, ts = event["channel"], event["ts"]
-        if self.messages.seen_before(f"{channel}:{ts}"):
-            # A mention in a DM can arrive both as `message.im` and as `app_mention`.
+        delivery = context.get(_DELIVERY)
+        message = f"message:{channel}:{ts}"
+        if not (await self._claim(message)).mine:
+            # A mention in a DM arrives both as `message.im` and as `app_mention`: the
+            # message's claim decides. This event's claim is given back, so that should
+            # the other answer never be posted, a retry of this event is answered.
+            await self._settle([delivery], posted=False)
             return
+        with self._in_flight():
+            posted = await self._reply_in_thread(event, context, client)
+        await self._settle([message, delivery], posted=posted)
+
+    async def _reply_in_thread(
+        self, event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> bool:
+        """Answer in the thread; whether a reply (answer, help or error) was posted."""
+        channel, ts = event["channel"], event["ts"]
         thread_ts = event.get("thread_ts") or ts
         try:
             placeholder = await client.chat_postMessage(
@@ -198,13 +256,13 @@ class SlackBot:
             )
         except SlackApiError:
             log.exception("Cannot reply in Slack channel %s (message %s)", channel, ts)
-            return
+            return False
         reply_ts = placeholder["ts"]
         try:
             question = strip_mentions(event.get("text", ""), context.bot_user_id)
             if not question:
                 await client.chat_update(channel=channel, ts=reply_ts, text=HELP)
-                return
+                return True
             history: list[Turn] = []
             if event.get("thread_ts"):
                 history = await self.thread_history(
@@ -216,18 +274,31 @@ class SlackBot:
                     bot_id=context.bot_id,
                 )
             answer = await asyncio.to_thread(self.assistant.ask, question, history)
+            await self._keep(answer, question)
             await client.chat_update(
                 channel=channel,
                 ts=reply_ts,
                 text=fallback_text(answer),
                 blocks=answer_blocks(answer),
             )
+            return True
         except Exception as error:
             log.exception("Slack answer failed in channel %s (message %s)", channel, ts)
             try:
                 await client.chat_update(channel=channel, ts=reply_ts, text=_error_text(error))
             except SlackApiError:
                 log.exception("Cannot report the failure in Slack channel %s", channel)
+                return False
+            return True
+
+    async def _keep(self, answer: Answer, question: str) -> None:
+        """Store an answer before it is shown, so it can be rated and shared at once."""
+        try:
+            await asyncio.to_thread(
+                partial(self.records.store_answer, question=question, source="slack"), answer
+            )
+        except Exception:
+            log.exception("Answer %s could not be stored; votes on it will be refused", answer.id)
 
     async def thread_history(
         self,
@@ -268,17 +339,18 @@ class SlackBot:
             await ack(response_type="ephemeral", text=HELP)
             return
         await ack(response_type="ephemeral", text=f"{PLACEHOLDER} _{escape(question)}_")
-        try:
-            answer = await asyncio.to_thread(self.assistant.ask, question)
-            self.answers.put(question, answer)
-            await respond(
-                response_type="ephemeral",
-                text=fallback_text(answer),
-                blocks=answer_blocks(answer, shareable=True),
-            )
-        except Exception as error:
-            log.exception("Slash command answer failed for %r", question)
-            await respond(response_type="ephemeral", text=_error_text(error))
+        with self._in_flight():
+            try:
+                answer = await asyncio.to_thread(self.assistant.ask, question)
+                await self._keep(answer, question)
+                await respond(
+                    response_type="ephemeral",
+                    text=fallback_text(answer),
+                    blocks=answer_blocks(answer, shareable=True),
+                )
+            except Exception as error:
+                log.exception("Slash command answer failed for %r", question)
+                await respond(response_type="ephemeral", text=_error_text(error))
 
     async def on_share(
         self,
@@ -290,21 +362,21 @@ class SlackBot:
     ) -> None:
         """Post a previewed answer in the channel and remove the ephemeral preview."""
         await ack()
-        remembered = self.answers.get(action["value"])
-        if remembered is None:
+        # From the records, not this process's memory: any worker can take the click.
+        stored = await asyncio.to_thread(self.records.answer, action["value"])
+        if stored is None:
             await respond(
                 response_type="ephemeral",
                 replace_original=False,
-                text="This answer is no longer available to share; run `/blueprint` again.",
+                text="This answer is no longer on record; run `/blueprint` again to share one.",
             )
             return
-        question, answer = remembered
         user = body["user"]["id"]
         try:
             await client.chat_postMessage(
                 channel=body["channel"]["id"],
-                text=fallback_text(answer),
-                blocks=answer_blocks(answer, asked_by=user, question=question),
+                text=fallback_text(stored.answer),
+                blocks=answer_blocks(stored.answer, asked_by=user, question=stored.question),
             )
         except SlackApiError as error:
             log.warning("Cannot share an answer in %s: %s", body["channel"]["id"], error)
@@ -319,26 +391,24 @@ class SlackBot:
     async def on_feedback(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        """Record a 👍/👎 click with the clicking user, and thank them privately."""
+        """Record a 👍/👎 click as the clicking user's vote, and thank them privately."""
         await ack()
         rating: Literal["up", "down"] = "up" if action["action_id"] == FEEDBACK_UP else "down"
+        user = body["user"]["id"]
+        vote = partial(self.records.vote, voter=f"slack:{user}", source="slack", user=user)
         try:
-            await asyncio.to_thread(
-                self.feedback.record,
-                action["value"],
-                rating,
-                source="slack",
-                user=body["user"]["id"],
-            )
+            receipt = await asyncio.to_thread(vote, action["value"], rating)
+        except UnknownAnswerError:
+            text = NOT_ON_RECORD
         except Exception:
             log.exception("Cannot record Slack feedback for answer %s", action["value"])
             text = "Sorry, your feedback could not be saved. Please try again."
         else:
-            text = "Thanks for the feedback!"
+            text = "Thanks, vote changed." if receipt.replaced else "Thanks for the feedback!"
         await respond(response_type="ephemeral", replace_original=False, text=text)
 
 
-def build_bolt_app(settings: Settings, assistant: Asker, feedback: FeedbackSink) -> AsyncApp:
+def build_bolt_app(settings: Settings, bot: SlackBot) -> AsyncApp:
     """The Bolt app, talking to Slack's Web API at `settings.slack_api_url`."""
     if settings.slack_bot_token is None or settings.slack_signing_secret is None:
         msg = "The Slack app needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; see docs/slack.md"
@@ -352,13 +422,13 @@ def build_bolt_app(settings: Settings, assistant: Asker, feedback: FeedbackSink)
         # Listeners run after the response is sent; retrieval never delays the ack.
         process_before_response=False,
     )
-    SlackBot(assistant, feedback).register(bolt)
+    bot.register(bolt)
     return bolt
 
 
-def mount_slack(app: FastAPI, settings: Settings, assistant: Asker, feedback: FeedbackSink) -> None:
+def mount_slack(app: FastAPI, settings: Settings, bot: SlackBot) -> None:
     """Add `POST /slack/events` (events, the slash command and interactivity) to the app."""
-    handler = AsyncSlackRequestHandler(build_bolt_app(settings, assistant, feedback))
+    handler = AsyncSlackRequestHandler(build_bolt_app(settings, bot))
 
     async def slack_events(request: Request) -> Response:
         return await handler.handle(request)
@@ -371,20 +441,26 @@ def mount_slack(app: FastAPI, settings: Settings, assistant: Asker, feedback: Fe
     )
 
 
-def socket_mode_handler(
-    settings: Settings, assistant: Asker, feedback: FeedbackSink
-) -> AsyncSocketModeHandler:
+def socket_mode_handler(settings: Settings, bot: SlackBot) -> AsyncSocketModeHandler:
     """The same Slack app served over Socket Mode: no public URL, Slack is dialled out to."""
     if settings.slack_app_token is None:
         msg = "Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write)"
         raise ValueError(msg)
-    bolt = build_bolt_app(settings, assistant, feedback)
+    bolt = build_bolt_app(settings, bot)
     return AsyncSocketModeHandler(
         bolt, settings.slack_app_token.get_secret_value(), web_client=bolt.client
     )
 
 
-async def run_socket_mode(settings: Settings, assistant: Asker, feedback: FeedbackSink) -> None:
+async def run_socket_mode(settings: Settings, assistant: Asker, records: AnswerRecords) -> None:
     """Connect to Slack over Socket Mode and answer until cancelled."""
-    handler = socket_mode_handler(settings, assistant, feedback)
-    await handler.start_async()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
+    # Socket Mode does not pass Slack's retry number on, but the ledger needs only event ids.
+    ledger = DeliveryLedger(ledger_path(settings.feedback_path))
+    async with ledger.running():
+        bot = SlackBot(assistant, records, ledger)
+        handler = socket_mode_handler(settings, bot)
+        try:
+            await handler.start_async()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
+        finally:
+            await bot.drain()
+            await handler.close_async()  # type: ignore[no-untyped-call]

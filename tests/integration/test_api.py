@@ -37,17 +37,17 @@ def client_for(
 
     @asynccontextmanager
     async def open_client(
-        assistant: Any = bundled_assistant, **changes: Any
+        assistant: Any = bundled_assistant, client_ip: str = "127.0.0.1", **changes: Any
     ) -> AsyncIterator[httpx.AsyncClient]:
         update = {"feedback_db": tmp_path / "feedback.sqlite3", "rate_limit_per_minute": 10_000}
         settings = bundled_settings.model_copy(update=update | changes)
         app = create_app(settings, assistant=assistant)
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 40000))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
                 yield client
         finally:
-            app.state.feedback.close()
+            app.state.answer_log.close()
 
     return open_client
 
@@ -254,21 +254,116 @@ async def test_unknown_role_is_404_with_a_pointer_to_the_list(client: httpx.Asyn
     assert "/v1/roles" in response.json()["detail"]
 
 
-# ---------- feedback ----------
+# ---------- answers on record and feedback ----------
 
 
-async def test_feedback_is_stored_in_sqlite(client: httpx.AsyncClient, tmp_path: Path) -> None:
-    up = await client.post("/v1/feedback", json={"answer_id": "a-1", "rating": "up"})
-    down = await client.post(
-        "/v1/feedback", json={"answer_id": "a-2", "rating": "down", "comment": "wrong section"}
-    )
-    assert up.status_code == down.status_code == 201
-    assert down.json()["id"] > up.json()["id"]
+def stored(tmp_path: Path, answer_id: str) -> tuple[str, str, str] | None:
     with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
-        rows = db.execute(
-            "SELECT answer_id, rating, comment, source FROM feedback ORDER BY id"
+        row = db.execute(
+            "SELECT source, question, answer FROM answers WHERE id = ?", (answer_id,)
+        ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def votes(tmp_path: Path) -> list[tuple[str, str, str | None, str, str]]:
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
+        return db.execute(
+            "SELECT answer_id, rating, comment, source, voter FROM feedback ORDER BY id"
         ).fetchall()
-    assert rows == [("a-1", "up", None, "api"), ("a-2", "down", "wrong section", "api")]
+
+
+async def asked(client: httpx.AsyncClient, question: str = KPI_QUESTION) -> str:
+    response = await client.post("/v1/ask", json={"question": question})
+    assert response.status_code == 200
+    return str(response.json()["id"])
+
+
+async def test_answers_are_stored_as_served_by_ask_and_by_the_stream(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    answer = (await client.post("/v1/ask", json={"question": KPI_QUESTION})).json()
+    streamed = await client.post("/v1/ask/stream", json={"question": "Tools of a Head of DevOps?"})
+    final = Answer.model_validate_json(parse_sse(streamed.text)[-1][1])
+
+    for answer_id, question, served in [
+        (answer["id"], KPI_QUESTION, Answer.model_validate(answer)),
+        (final.id, "Tools of a Head of DevOps?", final),
+    ]:
+        row = stored(tmp_path, answer_id)
+        assert row is not None
+        assert row[:2] == ("api", question)
+        assert Answer.model_validate_json(row[2]) == served
+
+
+async def test_feedback_is_stored_with_who_voted_but_not_their_key(
+    client_for: ClientFactory, tmp_path: Path
+) -> None:
+    async with client_for(api_key=SecretStr("s3cret-key")) as client:
+        client.headers["Authorization"] = "Bearer s3cret-key"
+        first, second = await asked(client), await asked(client, "What does a Head of DevOps do?")
+        up = await client.post("/v1/feedback", json={"answer_id": first, "rating": "up"})
+        down = await client.post(
+            "/v1/feedback", json={"answer_id": second, "rating": "down", "comment": "wrong section"}
+        )
+    assert up.status_code == down.status_code == 201
+    assert up.json() == {
+        "id": up.json()["id"],
+        "answer_id": first,
+        "rating": "up",
+        "replaced": False,
+    }
+    rows = votes(tmp_path)
+    assert [row[:4] for row in rows] == [
+        (first, "up", None, "api"),
+        (second, "down", "wrong section", "api"),
+    ]
+    assert rows[0][4] == rows[1][4]
+    assert rows[0][4].endswith("@127.0.0.1")
+    assert "s3cret" not in rows[0][4]
+
+
+async def test_feedback_on_an_unknown_answer_is_404_with_what_to_do(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    response = await client.post("/v1/feedback", json={"answer_id": "a-1", "rating": "up"})
+    assert response.status_code == 404
+    assert "'a-1'" in response.json()["detail"]
+    assert "ask again" in response.json()["detail"]
+    assert votes(tmp_path) == []
+    schema = (await client.get("/openapi.json")).json()
+    assert "404" in schema["paths"]["/v1/feedback"]["post"]["responses"]
+
+
+async def test_a_second_vote_from_the_same_client_replaces_the_first(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    answer_id = await asked(client)
+    first = await client.post("/v1/feedback", json={"answer_id": answer_id, "rating": "up"})
+    second = await client.post(
+        "/v1/feedback", json={"answer_id": answer_id, "rating": "down", "comment": "on reflection"}
+    )
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["replaced"] is True
+    assert second.json()["id"] == first.json()["id"]
+    assert [row[:3] for row in votes(tmp_path)] == [(answer_id, "down", "on reflection")]
+
+
+async def test_other_clients_and_other_keys_vote_separately(
+    client_for: ClientFactory, tmp_path: Path
+) -> None:
+    async with client_for() as client:
+        answer_id = await asked(client)
+        body = {"answer_id": answer_id, "rating": "up"}
+        assert (await client.post("/v1/feedback", json=body)).status_code == 201
+        with_a_token = await client.post(
+            "/v1/feedback", json=body, headers={"Authorization": "Bearer team-a"}
+        )
+    async with client_for(client_ip="10.0.0.9") as elsewhere:
+        from_elsewhere = await elsewhere.post("/v1/feedback", json=body | {"rating": "down"})
+    assert with_a_token.status_code == from_elsewhere.status_code == 201
+    voters = [row[4] for row in votes(tmp_path)]
+    assert len(set(voters)) == 3
+    assert voters[2].endswith("@10.0.0.9")
 
 
 @pytest.mark.parametrize(
@@ -303,6 +398,10 @@ async def test_api_key_is_required_on_every_v1_endpoint(
     client_for: ClientFactory, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     async with client_for(api_key=SecretStr("s3cret-key")) as client:
+        if path == "/v1/feedback":  # an answer on record, so that the right key gets a 201
+            client.headers["Authorization"] = "Bearer s3cret-key"
+            body = {"answer_id": await asked(client), "rating": "up"}
+            del client.headers["Authorization"]
         missing = await client.request(method, path, json=body)
         wrong = await client.request(
             method, path, json=body, headers={"Authorization": "Bearer nope"}
@@ -405,7 +504,7 @@ async def test_rate_limit_answers_429_with_retry_after(
         new_token = await first.get("/v1/roles", headers={"Authorization": "Bearer another"})
         other_ip = await second.get("/v1/roles")
         probe = await first.get("/healthz")
-    app.state.feedback.close()
+    app.state.answer_log.close()
     assert statuses == [200, 200, 200, 429]
     assert limited.status_code == 429
     assert 1 <= int(limited.headers["retry-after"]) <= 20

@@ -52,7 +52,7 @@ def api_schema(
     }
     app = create_app(bundled_settings.model_copy(update=changes), assistant=bundled_assistant)
     yield schemathesis.openapi.from_asgi("/openapi.json", app)
-    app.state.feedback.close()
+    app.state.answer_log.close()
 
 
 def test_every_operation_is_covered(api_schema: Any) -> None:

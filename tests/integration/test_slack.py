@@ -7,10 +7,12 @@ import hashlib
 import hmac
 import json
 import logging
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,8 +22,18 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.slack import FAILED, HELP, PLACEHOLDER, mount_slack, socket_mode_handler
+from api.feedback import AnswerLog
+from api.slack import (
+    FAILED,
+    HELP,
+    NOT_ON_RECORD,
+    PLACEHOLDER,
+    SlackBot,
+    mount_slack,
+    socket_mode_handler,
+)
 from api.slack_format import COVERAGE_NOTES, FEEDBACK_DOWN, FEEDBACK_UP, SHARE_ANSWER
+from api.slack_ledger import DeliveryLedger, ledger_path
 from assistant.models import Answer, AnswerCoverage, Turn
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -154,27 +166,74 @@ def slack_settings(bundled_settings: Settings, stub: SlackStub, tmp_path: Any) -
     )
 
 
-@pytest.fixture
-async def app(slack_settings: Settings, bundled_assistant: Assistant) -> AsyncIterator[FastAPI]:
-    application = create_app(slack_settings, bundled_assistant)
+@asynccontextmanager
+async def serving(
+    settings: Settings, assistant: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """One worker: the whole app, started and stopped by its lifespan, and a client to it."""
+    application = create_app(settings, assistant)
     async with application.router.lifespan_context(application):
-        yield application
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://blueprints.test") as c:
+            yield application, c
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://blueprints.test") as c:
-        yield c
+async def app_and_client(
+    slack_settings: Settings, bundled_assistant: Assistant
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with serving(slack_settings, bundled_assistant) as served:
+        yield served
 
 
-async def bare_client(settings: Settings, assistant: Any) -> httpx.AsyncClient:
+@pytest.fixture
+def app(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
+    return app_and_client[0]
+
+
+@pytest.fixture
+def client(app_and_client: tuple[FastAPI, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return app_and_client[1]
+
+
+@asynccontextmanager
+async def bare_client(settings: Settings, assistant: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The Slack app alone on a FastAPI app, over a stand-in assistant."""
     application = FastAPI()
-    mount_slack(application, settings, assistant, feedback=None)  # type: ignore[arg-type]
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=application), base_url="http://blueprints.test"
-    )
+    answers = AnswerLog(settings.feedback_path)
+    ledger = DeliveryLedger(ledger_path(settings.feedback_path))
+    mount_slack(application, settings, SlackBot(assistant, answers, ledger))
+    transport = httpx.ASGITransport(app=application)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://blueprints.test") as c:
+            yield c
+    finally:
+        ledger.close()
+        answers.close()
+
+
+async def settled(settings: Settings, payload: dict[str, Any]) -> None:
+    """Wait until the ledger records the event's reply as posted (just after Slack got it)."""
+    deadline = time.monotonic() + 20
+    key = f"event:{payload['event_id']}"
+    while True:
+        with sqlite3.connect(ledger_path(settings.feedback_path)) as db:
+            row = db.execute("SELECT state FROM deliveries WHERE key = ?", (key,)).fetchone()
+        if row == ("done",):
+            return
+        assert time.monotonic() < deadline, f"{key} is {row}, not done"
+        await asyncio.sleep(0.02)
+
+
+def placeholder_threads(stub: SlackStub) -> list[str]:
+    return [call.params["thread_ts"] for call in stub.calls_to("chat.postMessage")]
+
+
+def stored_answer(settings: Settings, answer_id: str) -> tuple[str, str] | None:
+    with sqlite3.connect(settings.feedback_path) as db:
+        row = db.execute("SELECT source, question FROM answers WHERE id = ?", (answer_id,))
+        found = row.fetchone()
+    return None if found is None else (found[0], found[1])
 
 
 async def answered(stub: SlackStub, count: int = 1) -> list[Call]:
@@ -226,7 +285,7 @@ async def test_ack_does_not_wait_for_the_answer(
             return bundled_assistant.ask(question, history, role)
 
     gated = GatedAssistant()
-    async with await bare_client(slack_settings, gated) as client:
+    async with bare_client(slack_settings, gated) as client:
         event = mention(stub, KPI_QUESTION)
         response = await asyncio.wait_for(post_json(client, envelope(event)), timeout=3)
         assert response.status_code == 200
@@ -372,53 +431,196 @@ async def test_share_in_a_channel_the_bot_cannot_post_in_explains_why(
     assert note.params["replace_original"] is False
 
 
-async def test_feedback_click_is_recorded_with_the_slack_user(
-    app: FastAPI, client: httpx.AsyncClient, stub: SlackStub
+async def test_share_works_from_another_worker(
+    slack_settings: Settings, bundled_assistant: Assistant, stub: SlackStub
 ) -> None:
-    await post_json(client, envelope(mention(stub, KPI_QUESTION)))
+    command = {
+        "command": "/blueprint",
+        "text": KPI_QUESTION,
+        "user_id": USER,
+        "channel_id": CHANNEL,
+        "response_url": stub.response_url("command"),
+    }
+    async with serving(slack_settings, bundled_assistant) as (_, one):
+        await post_form(one, command)
+        [reply] = await stub.wait_for(RESPONSE_URL)
+    answer_id = buttons(reply.params["blocks"])[SHARE_ANSWER]
+    assert stored_answer(slack_settings, answer_id) == ("slack", KPI_QUESTION)
+
+    async with serving(slack_settings, bundled_assistant) as (_, two):
+        await post_form(two, block_action(SHARE_ANSWER, answer_id, "share", stub))
+        [shared] = await stub.wait_for("chat.postMessage")
+    assert texts(shared.params["blocks"], "section") == texts(reply.params["blocks"], "section")
+
+
+async def test_feedback_click_is_the_slack_users_vote_and_a_second_click_replaces_it(
+    app: FastAPI, client: httpx.AsyncClient, stub: SlackStub, slack_settings: Settings
+) -> None:
+    event = mention(stub, KPI_QUESTION)
+    await post_json(client, envelope(event))
     [update] = await answered(stub)
     answer_id = buttons(update.params["blocks"])[FEEDBACK_DOWN]
+    assert stored_answer(slack_settings, answer_id) == ("slack", KPI_QUESTION)
 
     response = await post_form(client, block_action(FEEDBACK_DOWN, answer_id, "vote", stub))
     assert response.status_code == 200
     [thanks] = await stub.wait_for(RESPONSE_URL)
     assert thanks.params["response_type"] == "ephemeral"
     assert "Thanks" in thanks.params["text"]
+    await post_form(client, block_action(FEEDBACK_UP, answer_id, "again", stub))
+    [changed] = await stub.wait_for(RESPONSE_URL, where=lambda c: c.params["key"] == "again")
+    assert "changed" in changed.params["text"]
 
-    [record] = app.state.feedback.list()
-    assert (record.answer_id, record.rating, record.source, record.user) == (
+    [vote] = app.state.answer_log.votes()
+    assert (vote.answer_id, vote.rating, vote.source, vote.user, vote.voter) == (
         answer_id,
-        "down",
+        "up",
         "slack",
         USER,
+        f"slack:{USER}",
     )
+
+
+async def test_feedback_on_an_answer_no_longer_on_record_says_so(
+    app: FastAPI, client: httpx.AsyncClient, stub: SlackStub
+) -> None:
+    response = await post_form(client, block_action(FEEDBACK_UP, "gone-answer-id", "vote", stub))
+    assert response.status_code == 200
+    [note] = await stub.wait_for(RESPONSE_URL)
+    assert note.params["text"] == NOT_ON_RECORD
+    assert note.params["response_type"] == "ephemeral"
+    assert note.params["replace_original"] is False
+    assert app.state.answer_log.votes() == []
 
 
 # --- Robustness ----------------------------------------------------------------------------
 
 
-async def test_retries_and_redeliveries_produce_no_second_answer(
-    client: httpx.AsyncClient, stub: SlackStub
+RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+
+
+async def test_a_retry_of_an_answered_event_is_ignored_even_after_a_restart(
+    slack_settings: Settings, bundled_assistant: Assistant, stub: SlackStub
 ) -> None:
     first = envelope(mention(stub, KPI_QUESTION))
-    await post_json(client, first)
-    await answered(stub)
-
-    retry = await post_json(client, first, headers={"X-Slack-Retry-Num": "1"})
-    assert retry.status_code == 200
+    async with serving(slack_settings, bundled_assistant) as (_, client):
+        await post_json(client, first)
+        await answered(stub)
+        await settled(slack_settings, first)
+        retry = await post_json(client, first, headers=RETRY)
+        redelivery = await post_json(client, first)  # the same event id, no retry header
+    assert retry.status_code == redelivery.status_code == 200
     assert retry.headers["x-slack-no-retry"] == "1"
-    redelivery = await post_json(client, first)  # same event id, no retry header
-    assert redelivery.status_code == 200
-    # A retry whose first delivery this process never saw (another instance, a restart).
-    unseen = envelope(mention(stub, "What are the technical skills required?"))
-    assert (await post_json(client, unseen, headers={"X-Slack-Retry-Num": "2"})).is_success
 
-    # A later, different event is answered; by then a duplicate would have shown up too.
-    await post_json(client, envelope(mention(stub, "What are the core responsibilities?")))
-    await answered(stub, count=2)
-    threads = [call.params["thread_ts"] for call in stub.calls_to("chat.postMessage")]
-    assert len(threads) == 2
-    assert threads[0] == first["event"]["ts"]
+    async with serving(slack_settings, bundled_assistant) as (_, restarted):
+        late = await post_json(restarted, first, headers={"X-Slack-Retry-Num": "3"})
+        assert late.status_code == 200
+        assert late.headers["x-slack-no-retry"] == "1"
+        # Ignored before the acknowledgement, so nothing of it can come after this one.
+        later = envelope(mention(stub, "What are the core responsibilities?"))
+        await post_json(restarted, later)
+        await answered(stub, count=2)
+    assert placeholder_threads(stub) == [first["event"]["ts"], later["event"]["ts"]]
+
+
+async def test_a_retry_of_an_event_never_seen_is_answered(
+    client: httpx.AsyncClient, stub: SlackStub
+) -> None:
+    # Its first delivery reached no process (a restart, a network failure).
+    unseen = envelope(mention(stub, "What are the technical skills required?"))
+    response = await post_json(client, unseen, headers={"X-Slack-Retry-Num": "2"})
+    assert response.status_code == 200
+    assert "x-slack-no-retry" not in response.headers
+    [update] = await answered(stub)
+    assert placeholder_threads(stub) == [unseen["event"]["ts"]]
+    assert "blocks" in update.params
+
+
+async def test_a_retry_whose_first_process_died_before_posting_is_answered_once(
+    slack_settings: Settings, bundled_assistant: Assistant, stub: SlackStub
+) -> None:
+    event = envelope(mention(stub, KPI_QUESTION))
+    ts = event["event"]["ts"]
+    stub.hung.add("chat.update")  # the answer leaves, and never arrives
+    async with serving(slack_settings, bundled_assistant) as (app, client):
+        app.state.slack.shutdown_grace_s = 0.1
+        assert (await post_json(client, event)).status_code == 200
+        await stub.wait_for("chat.update", held=True)
+    # That process is gone, its answer with it; Slack saw no acknowledgement and retries.
+    stub.hung.clear()
+    assert stub.calls_to("chat.update") == []
+
+    async with serving(slack_settings, bundled_assistant) as (_, restarted):
+        retry = await post_json(restarted, event, headers=RETRY)
+        assert retry.status_code == 200
+        [update] = await answered(stub)
+        await settled(slack_settings, event)
+        again = await post_json(restarted, event, headers={"X-Slack-Retry-Num": "2"})
+        assert again.headers["x-slack-no-retry"] == "1"
+        later = envelope(mention(stub, "What are the core responsibilities?"))
+        await post_json(restarted, later)
+        await answered(stub, count=2)
+    assert placeholder_threads(stub) == [ts, ts, later["event"]["ts"]]  # the first one is dead
+    assert "VP of Data and AI" in sources(update.params["blocks"])
+    answers = [m for m in stub.thread(CHANNEL, ts) if m.get("blocks")]
+    assert len(answers) == 1
+
+
+async def test_a_retry_while_the_answer_is_in_progress_is_acknowledged_and_ignored(
+    slack_settings: Settings, bundled_assistant: Assistant, stub: SlackStub
+) -> None:
+    class GatedAssistant:
+        def __init__(self) -> None:
+            self.release = threading.Event()
+
+        def ask(
+            self, question: str, history: Sequence[Turn] = (), role: str | None = None
+        ) -> Answer:
+            assert self.release.wait(timeout=20)
+            return bundled_assistant.ask(question, history, role)
+
+    gated = GatedAssistant()
+    event = envelope(mention(stub, KPI_QUESTION))
+    async with (
+        bare_client(slack_settings, gated) as one,
+        serving(slack_settings, bundled_assistant) as (_, other_worker),
+    ):
+        await post_json(one, event)
+        await stub.wait_for("chat.postMessage")
+        retries = [
+            await post_json(one, event, headers=RETRY),
+            await post_json(other_worker, event, headers={"X-Slack-Retry-Num": "2"}),
+        ]
+        gated.release.set()
+        await answered(stub)
+        await post_json(other_worker, later := envelope(mention(stub, "And their tools?")))
+        await answered(stub, count=2)
+    assert [r.status_code for r in retries] == [200, 200]
+    # Not "no retry": had the answering process died, another delivery would be welcome.
+    assert all("x-slack-no-retry" not in r.headers for r in retries)
+    assert placeholder_threads(stub) == [event["event"]["ts"], later["event"]["ts"]]
+
+
+async def test_concurrent_deliveries_to_two_workers_are_answered_once(
+    slack_settings: Settings, bundled_assistant: Assistant, stub: SlackStub
+) -> None:
+    async with (
+        serving(slack_settings, bundled_assistant) as (_, one),
+        serving(slack_settings, bundled_assistant) as (_, two),
+    ):
+        event = envelope(mention(stub, KPI_QUESTION))
+        responses = await asyncio.gather(
+            post_json(one, event),
+            post_json(two, event),
+            post_json(one, event, headers=RETRY),
+            post_json(two, event, headers=RETRY),
+        )
+        await answered(stub)
+        later = envelope(mention(stub, "What are the core responsibilities?"))
+        await post_json(two, later)
+        await answered(stub, count=2)
+    assert [r.status_code for r in responses] == [200] * 4
+    assert placeholder_threads(stub) == [event["event"]["ts"], later["event"]["ts"]]
 
 
 @pytest.mark.parametrize("case", ["unsigned", "older than 5 minutes", "signed with another secret"])
@@ -485,7 +687,7 @@ async def test_unexpected_errors_get_a_friendly_reply_and_a_log_line(
             raise RuntimeError("the index exploded")
 
     caplog.set_level(logging.ERROR, logger="api.slack")
-    async with await bare_client(slack_settings, BrokenAssistant()) as client:
+    async with bare_client(slack_settings, BrokenAssistant()) as client:
         event = mention(stub, KPI_QUESTION)
         await post_json(client, envelope(event))
         [update] = await answered(stub)
@@ -499,7 +701,8 @@ async def test_unexpected_errors_get_a_friendly_reply_and_a_log_line(
 async def test_socket_mode_handler_uses_the_app_token(slack_settings: Settings) -> None:
     # Socket Mode needs Slack's WebSocket servers; here only its construction can be checked.
     settings = slack_settings.model_copy(update={"slack_app_token": SecretStr("xapp-test")})
-    handler = socket_mode_handler(settings, assistant=None, feedback=None)  # type: ignore[arg-type]
+    bot = SlackBot(assistant=None, records=None, ledger=None)  # type: ignore[arg-type]
+    handler = socket_mode_handler(settings, bot)
     assert handler.app_token == "xapp-test"
     assert handler.client.web_client.base_url == slack_settings.slack_api_url
     await handler.close_async()

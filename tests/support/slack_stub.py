@@ -2,7 +2,8 @@
 
 It keeps the messages the bot posts (and those a test adds as users) per channel, so
 `conversations.replies` serves the thread as it really stands, and it receives what the
-app posts to slash-command `response_url`s.
+app posts to slash-command `response_url`s. Calls to a method in `hung` are held without
+an answer (as when Slack or the network stalls) and never take effect.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class SlackStub:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.errors: dict[str, str] = {}  # method -> Slack error code to answer with
+        self.hung: set[str] = set()  # methods whose calls get no answer until removed
+        self.held: list[Call] = []  # calls to hung methods: they never took effect
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._last_ts = Decimal(int(time.time()))
         self._lock = threading.Lock()
@@ -115,10 +118,10 @@ class SlackStub:
             ]
         return sorted(messages, key=lambda m: Decimal(m["ts"]))
 
-    def calls_to(self, method: str) -> list[Call]:
-        """The recorded calls of one method, oldest first."""
+    def calls_to(self, method: str, *, held: bool = False) -> list[Call]:
+        """The recorded calls of one method (or those held unanswered), oldest first."""
         with self._lock:
-            return [call for call in self.calls if call.method == method]
+            return [call for call in (self.held if held else self.calls) if call.method == method]
 
     async def wait_for(
         self,
@@ -126,11 +129,13 @@ class SlackStub:
         count: int = 1,
         timeout: float = 20.0,
         where: Callable[[Call], bool] = lambda _: True,
+        *,
+        held: bool = False,
     ) -> list[Call]:
         """Poll until `count` matching calls of `method` were made, or fail after `timeout`."""
         deadline = time.monotonic() + timeout
         while True:
-            calls = [call for call in self.calls_to(method) if where(call)]
+            calls = [call for call in self.calls_to(method, held=held) if where(call)]
             if len(calls) >= count:
                 return calls
             if time.monotonic() > deadline:
@@ -147,6 +152,12 @@ class SlackStub:
         else:
             params.update(parse_qsl((await request.body()).decode()))
         token = request.headers.get("authorization", "").removeprefix("Bearer ") or None
+        if method in self.hung:
+            with self._lock:
+                self.held.append(Call(method, params, token))
+            while method in self.hung and not self._server.should_exit:
+                await asyncio.sleep(0.02)
+            return JSONResponse({"ok": False, "error": "request_timeout"})
         with self._lock:
             self.calls.append(Call(method, params, token))
         if error := self.errors.get(method):

@@ -1,18 +1,14 @@
-"""The API's pure pieces: rate limiter, SSE encoding, logs, feedback store."""
+"""The API's pure pieces: rate limiter, SSE encoding, logs."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-import sqlite3
-import threading
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from api.feedback import FeedbackStore
 from api.middleware import RateLimiter, client_key, request_id_var
 from api.routes import NOT_BLANK, answer_events, to_sse
 from api.server import JsonFormatter, RequestIdFilter
@@ -143,7 +139,9 @@ async def test_a_failing_stream_ends_with_an_error_event(
 ) -> None:
     rest = failing(exc)
     first = next(rest)
-    events = await collect(answer_events(first, rest))
+    kept: list[Answer] = []
+    events = await collect(answer_events(first, rest, kept.append))
+    assert kept == []
     assert events[0] == ("delta", {"text": "So far "})
     assert events[1][0] == "error"
     assert events[1][1]["status"] == status
@@ -151,8 +149,21 @@ async def test_a_failing_stream_ends_with_an_error_event(
 
 
 async def test_an_empty_stream_is_an_error_not_silence() -> None:
-    events = await collect(answer_events(None, iter([])))
+    events = await collect(answer_events(None, iter([]), lambda _: None))
     assert [(name, data["status"]) for name, data in events] == [("error", 500)]
+
+
+async def test_the_final_answer_is_kept_before_it_is_sent() -> None:
+    answer = make_answer()
+    kept: list[Answer] = []
+
+    async def events() -> AsyncIterator[tuple[str, int]]:
+        rest = iter([StreamEvent(kind="final", answer=answer)])
+        async for event in answer_events(StreamEvent(kind="delta", text="Owns"), rest, kept.append):
+            yield event.event, len(kept)  # type: ignore[attr-defined]
+
+    assert [sent async for sent in events()] == [("delta", 0), ("final", 1)]
+    assert kept == [answer]
 
 
 # ---------- logs ----------
@@ -174,60 +185,3 @@ def test_json_log_line_has_the_request_id_and_extras() -> None:
     assert line["status"] == 200
     assert line["level"] == "info"
     assert "args" not in line
-
-
-# ---------- feedback store ----------
-
-
-def test_feedback_store_round_trips_newest_first(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "deep" / "dir" / "feedback.sqlite3")
-    first = store.record("a-1", "up")
-    second = store.record("a-2", "down", "wrong role", source="slack", user="U123")
-    records = store.list()
-    store.close()
-    assert second > first
-    assert [(r.id, r.answer_id, r.rating, r.comment, r.source, r.user) for r in records] == [
-        (second, "a-2", "down", "wrong role", "slack", "U123"),
-        (first, "a-1", "up", None, "api", None),
-    ]
-    assert records[0].created_at.tzinfo is not None
-
-
-def test_feedback_store_uses_wal_and_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "feedback.sqlite3"
-    store = FeedbackStore(path)
-    store.record("a-1", "up")
-    store.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    reopened = FeedbackStore(path)
-    assert [r.answer_id for r in reopened.list()] == ["a-1"]
-    reopened.close()
-    reopened.record("a-2", "down")  # a closed store opens again (an app started twice)
-    assert [r.answer_id for r in reopened.list()] == ["a-2", "a-1"]
-    reopened.close()
-
-
-def test_feedback_store_refuses_an_unknown_rating(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
-    with pytest.raises(sqlite3.IntegrityError):
-        store.record("a-1", "meh")  # type: ignore[arg-type]
-    store.close()
-
-
-def test_feedback_store_takes_writes_from_many_threads(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
-
-    def rate(worker: int) -> None:
-        for i in range(25):
-            store.record(f"a-{worker}-{i}", "up" if i % 2 else "down", source="slack")
-
-    threads = [threading.Thread(target=rate, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    records = store.list(limit=1000)
-    store.close()
-    assert len(records) == 200
-    assert len({r.id for r in records}) == 200
