@@ -1,4 +1,4 @@
-"""The seam between retrieval and answer composition."""
+"""The seam between answer selection and answer composition."""
 
 from __future__ import annotations
 
@@ -6,34 +6,40 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from assistant.items import Item
 from assistant.models import Passage, RoleInfo
-from assistant.selection import ItemIndex
+from assistant.planning import Plan
 
 
 @dataclass(frozen=True)
-class QueryPlan:
-    """What a question is about, as resolved before retrieval."""
+class Finding:
+    """What selection chose from one role's blueprint.
 
-    question: str
-    roles: list[RoleInfo] = field(default_factory=list)
-    unknown_roles: list[str] = field(default_factory=list)
-    sections: list[str] = field(default_factory=list)
-    intent: str = "lookup"  # lookup | compare | catalogue | greeting
-    subsections: list[str] = field(default_factory=list)
+    `whole_part` says the items are a part of the blueprint (a section or subsections), in
+    document order; otherwise they are a topic's few items, best first.
+    """
+
+    role: RoleInfo
+    items: list[Item]
+    whole_part: bool = False
 
 
 @dataclass(frozen=True)
 class AnswerContext:
-    """A standalone question with its plan and the numbered passages (1-based) to answer from.
-
-    `index` holds the corpus's items and word weights, for picking the items a question is
-    about; without it the passages themselves are the corpus.
-    """
+    """A standalone question with its plan and what to answer from, per role."""
 
     question: str
-    plan: QueryPlan
-    passages: list[Passage]
-    index: ItemIndex | None = None
+    plan: Plan
+    findings: list[Finding]
+
+    @property
+    def passages(self) -> list[Passage]:
+        """The chosen items as numbered passages (1-based, in answer order)."""
+        return [
+            Passage(chunk=item.chunk, score=1.0, quote=item.quote)
+            for finding in self.findings
+            for item in finding.items
+        ]
 
 
 @dataclass
@@ -42,8 +48,7 @@ class Draft:
 
     `quotes` maps a passage number to the exact text the answer rests on; where it is
     missing, validation picks the passage sentence that best supports the cited claim.
-    `passages`, when set, are what the markers number instead of the context's passages (the
-    extractive answerer cites each item on its own, several items of one chunk included).
+    `passages`, when set, are what the markers number instead of the context's passages.
     """
 
     text: str
@@ -54,7 +59,7 @@ class Draft:
 
 
 class Answerer(Protocol):
-    """Composes an answer from numbered passages."""
+    """Composes an answer from the items selection chose."""
 
     name: str
 

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 
 from assistant.answering import Draft
+from assistant.items import chunk_items
 from assistant.models import Chunk, Citation, Passage
-from assistant.selection import chunk_items
-from assistant.text import tokens
+from assistant.text import keys, tokens
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +48,20 @@ def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer
 
     def rewrite(match: re.Match[str]) -> str:
         kept: list[int] = []
+        claim = _claim_around(draft.text, match.start(), match.end())
         for number in dict.fromkeys(int(part) for part in match.group(1).split(",")):
-            if 1 <= number <= len(passages):
+            if not 1 <= number <= len(passages):
+                note = f"[{number}]: no such passage ({len(passages)} given)"
+            elif not _supports(passages[number - 1], claim):
+                note = f"[{number}]: passage {number} shares nothing with its claim {claim[:60]!r}"
+            else:
                 if number not in renumbered:
                     renumbered[number] = len(renumbered) + 1
-                    claims[number] = _claim_around(draft.text, match.start(), match.end())
+                    claims[number] = claim
                 kept.append(renumbered[number])
-            else:
-                note = f"[{number}]: no such passage ({len(passages)} given)"
-                logger.warning("dropped citation %s", note)
-                dropped.append(note)
+                continue
+            logger.warning("dropped citation %s", note)
+            dropped.append(note)
         return f"[{', '.join(map(str, kept))}]" if kept else _REMOVED
 
     text = _REMOVED_RUN.sub(_close_gap, _MARKER.sub(rewrite, draft.text))
@@ -65,26 +69,25 @@ def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer
     citations = []
     for number, n in renumbered.items():
         chunk = passages[number - 1].chunk
-        quote = draft.quotes.get(number, "")
+        quote = draft.quotes.get(number) or passages[number - 1].quote
         if not quote.strip() or quote not in chunk.text:
             if quote.strip():
                 note = f"quote for [{number}] is not in passage {number}: {quote[:60]!r}"
                 logger.warning("replaced citation quote: %s", note)
                 dropped.append(note)
             quote = best_supporting_line(chunk, claims[number])
-        citations.append(
-            Citation(
-                n=n,
-                role=chunk.role,
-                section=chunk.section,
-                subsection=chunk.subsection,
-                source=chunk.source,
-                url=chunk.url,
-                quote=quote,
-                chunk_id=chunk.id,
-            )
-        )
+        citations.append(Citation.of(n, chunk, quote))
     return ValidatedAnswer(text=text, citations=citations, dropped=dropped)
+
+
+def _supports(passage: Passage, claim: str) -> bool:
+    """Whether a passage shares any content word with the claim that cites it.
+
+    A claim with no content words of its own (a marker alone on a line) cites what follows,
+    which cannot be judged here: it is kept.
+    """
+    wanted = keys(claim)
+    return not wanted or bool(wanted & keys(passage.quote or passage.chunk.text))
 
 
 def best_supporting_line(chunk: Chunk, claim: str) -> str:

@@ -15,7 +15,7 @@ from assistant.models import Chunk
 from assistant.text import sentences
 
 # Bumped when items are cut or embedded differently: stored item vectors must match the items.
-ITEMS_VERSION = "1"
+ITEMS_VERSION = "2"
 _CHILD = "  - "
 
 ItemKind = Literal["bullet", "row", "sentence"]

@@ -6,18 +6,17 @@ import functools
 import logging
 from collections.abc import Iterator, Sequence
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from langchain_core.exceptions import ModelConnectionError, ModelTimeoutError
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from assistant.answering import AnswerContext, Draft
 from assistant.errors import BlueprintsError
 
 if TYPE_CHECKING:
-    from langchain_core.language_models import BaseChatModel
-
     from assistant.models import Turn
     from assistant.settings import Settings
 
@@ -47,52 +46,10 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
     provider, name = settings.llm_provider, settings.llm_model
     if provider is None or name is None:
         return None
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    if api_key is None and settings.llm_base_url:
-        api_key = PLACEHOLDER_API_KEY
-    timeout, max_tokens = settings.llm_timeout_s, settings.llm_max_tokens
+    from langchain.chat_models import init_chat_model
+
     try:
-        if provider == "openai":
-            from langchain_openai import ChatOpenAI
-
-            # ChatOpenAI sends `max_tokens` as `max_completion_tokens`, which llama-cpp-python's
-            # server and Ollama's OpenAI endpoint ignore: a compatible server gets the classic name.
-            compatible = settings.llm_base_url is not None
-            return ChatOpenAI(
-                model=name,
-                base_url=settings.llm_base_url,
-                api_key=api_key,  # None: read OPENAI_API_KEY
-                timeout=timeout,
-                max_retries=1,
-                max_tokens=None if compatible else max_tokens,
-                extra_body={"max_tokens": max_tokens} if compatible else None,
-                temperature=0,
-                # Compatible servers speak Chat Completions, not the newer Responses API.
-                use_responses_api=False,
-            )
-        if provider == "ollama":
-            from langchain_ollama import ChatOllama
-
-            # A key, if any, is for a proxy in front of Ollama; Ollama itself has no auth.
-            headers = {"Authorization": f"Bearer {api_key}"} if settings.llm_api_key else {}
-            return ChatOllama(
-                model=name,
-                base_url=settings.llm_base_url,
-                temperature=0,
-                num_predict=max_tokens,
-                client_kwargs={"timeout": timeout, "headers": headers},
-            )
-        from langchain_anthropic import ChatAnthropic
-
-        return ChatAnthropic(
-            model=name,
-            base_url=settings.llm_base_url,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=1,
-            max_tokens=max_tokens,
-            temperature=0,
-        )
+        model = init_chat_model(name, model_provider=provider, **_provider_options(settings))
     except Exception as exc:  # the SDKs raise their own error types for a missing key
         msg = (
             f"BLUEPRINTS_LLM={settings.llm}: cannot set up the chat model ({exc}); "
@@ -100,6 +57,48 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
             "or BLUEPRINTS_LLM=none for the extractive answerer"
         )
         raise LLMError(msg) from exc
+    assert isinstance(model, BaseChatModel)  # a model name was given: not a configurable one
+    return model
+
+
+def _provider_options(settings: Settings) -> dict[str, Any]:
+    """What each provider's chat model class takes for the same settings."""
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    if api_key is None and settings.llm_base_url:
+        api_key = PLACEHOLDER_API_KEY
+    timeout, max_tokens = settings.llm_timeout_s, settings.llm_max_tokens
+    if settings.llm_provider == "openai":
+        # ChatOpenAI sends `max_tokens` as `max_completion_tokens`, which llama-cpp-python's
+        # server and Ollama's OpenAI endpoint ignore: a compatible server gets the classic name.
+        compatible = settings.llm_base_url is not None
+        return {
+            "base_url": settings.llm_base_url,
+            "api_key": api_key,  # None: read OPENAI_API_KEY
+            "timeout": timeout,
+            "max_retries": 1,
+            "max_tokens": None if compatible else max_tokens,
+            "extra_body": {"max_tokens": max_tokens} if compatible else None,
+            "temperature": 0,
+            # Compatible servers speak Chat Completions, not the newer Responses API.
+            "use_responses_api": False,
+        }
+    if settings.llm_provider == "ollama":
+        # A key, if any, is for a proxy in front of Ollama; Ollama itself has no auth.
+        headers = {"Authorization": f"Bearer {api_key}"} if settings.llm_api_key else {}
+        return {
+            "base_url": settings.llm_base_url,
+            "temperature": 0,
+            "num_predict": max_tokens,
+            "client_kwargs": {"timeout": timeout, "headers": headers},
+        }
+    return {
+        "base_url": settings.llm_base_url,
+        "api_key": api_key,
+        "timeout": timeout,
+        "max_retries": 1,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+    }
 
 
 class LLMAnswerer:
@@ -187,7 +186,7 @@ def _render_context(context: AnswerContext) -> str:
         attributes = {"role": chunk.role, "section": chunk.section, "subsection": chunk.subsection}
         rendered = " ".join(f'{k}="{_attribute(v)}"' for k, v in attributes.items() if v)
         # A passage must not be able to close its own tag and speak outside it.
-        text = chunk.text.replace("</passage", "</ passage")
+        text = (passage.quote or chunk.text).replace("</passage", "</ passage")
         blocks.append(f'<passage n="{n}" {rendered}>\n{text}\n</passage>')
     notes = []
     plan = context.plan
@@ -195,7 +194,7 @@ def _render_context(context: AnswerContext) -> str:
         notes.append("Roles asked about: " + ", ".join(role.role for role in plan.roles) + ".")
     if plan.unknown_roles:
         notes.append("Roles not in the knowledge base: " + ", ".join(plan.unknown_roles) + ".")
-    if plan.intent == "compare":
+    if plan.kind == "compare":
         notes.append("The question compares roles: answer role by role.")
     passages = "\n\n".join(blocks) if blocks else "(no passages were found)"
     parts = [f"Passages:\n\n{passages}", *notes, f"<question>\n{context.question}\n</question>"]

@@ -110,12 +110,13 @@ class Turn(BaseModel):
 
 
 class Passage(BaseModel):
-    """A retrieved chunk with its scores."""
+    """A retrieved chunk with its scores, and the item of it an answer rests on (if one)."""
 
     chunk: Chunk
     score: float
     dense_score: float | None = None
     lexical_score: float | None = None
+    quote: str = ""
 
 
 class Citation(BaseModel):
@@ -130,6 +131,20 @@ class Citation(BaseModel):
     quote: str
     chunk_id: str
 
+    @classmethod
+    def of(cls, n: int, chunk: Chunk, quote: str) -> Citation:
+        """Citation number `n` of `quote` in `chunk`."""
+        return cls(
+            n=n,
+            role=chunk.role,
+            section=chunk.section,
+            subsection=chunk.subsection,
+            source=chunk.source,
+            url=chunk.url,
+            quote=quote,
+            chunk_id=chunk.id,
+        )
+
 
 class RetrievedTrace(BaseModel):
     """One retrieved chunk as the trace reports it."""
@@ -142,16 +157,37 @@ class RetrievedTrace(BaseModel):
     dense_score: float | None = None
     lexical_score: float | None = None
 
+    @classmethod
+    def of(cls, passage: Passage) -> RetrievedTrace:
+        """A retrieved passage as the trace reports it."""
+        chunk = passage.chunk
+        return cls(
+            chunk_id=chunk.id,
+            role=chunk.role,
+            section=chunk.section,
+            subsection=chunk.subsection,
+            score=round(passage.score, 6),
+            dense_score=_rounded(passage.dense_score),
+            lexical_score=_rounded(passage.lexical_score),
+        )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
 
 class Trace(BaseModel):
     """How an answer was produced, so a wrong one can be explained."""
 
     question: str
     standalone_question: str
+    generation: int = 0
     roles: list[str] = Field(default_factory=list)
     unknown_roles: list[str] = Field(default_factory=list)
     sections: list[str] = Field(default_factory=list)
     intent: str = "lookup"
+    scopes: list[str] = Field(default_factory=list)
+    topic: list[str] = Field(default_factory=list)
     answerer: str = "extractive"
     retrieved: list[RetrievedTrace] = Field(default_factory=list)
     dropped_citations: list[str] = Field(default_factory=list)

@@ -5,60 +5,38 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from assistant.models import RoleInfo
-from assistant.text import edit_distance, fold, stem, tokens
+from assistant.text import STOPWORDS, edit_distance, fold, stem, tokens
+from assistant.vocabulary import RoleVocabulary, vocabulary
 
-# Spelled-out forms collapse to one canonical token, so "SRE" and "Site Reliability
-# Engineering", "VP" and "Vice President" compare equal.
-_PHRASES: tuple[tuple[str, str], ...] = (
-    ("site reliability engineering", "sre"),
-    ("site reliability engineer", "sre"),
-    ("site reliability", "sre"),
-    ("vice president", "vp"),
-    ("machine learning", "ml"),
-    ("artificial intelligence", "ai"),
-    ("developer experience", "devex"),
-    ("dev ex", "devex"),
-    ("dev ops", "devops"),
-    ("build and release", "build release"),
-)
-_WORDS = {
-    "dx": "devex",
-    "eng": "engineering",
-    "engg": "engineering",
-    "mgr": "manager",
-    "dir": "director",
-    "infra": "infrastructure",
-    "ops": "operations",
-    "sres": "sre",
-    "swe": "software engineering",
-    "fe": "frontend",
-    "front": "front",
-}
-# Swapped letters in the little words of titles; longer words are corrected by edit distance.
-_LITTLE_TYPOS = {"adn": "and", "nad": "and", "fo": "of", "teh": "the", "hte": "the"}
-_IGNORED = frozenset({"of", "and", "the", "a", "an", "for", "s", "role", "blueprint", "our", "my"})
-# Words that mark a phrase as naming a job, for telling "unknown role" from "no role at all".
-ROLE_NOUNS = frozenset(
-    """director head manager vp chief officer lead engineer architect scientist analyst
-    president cto cio ciso cfo ceo coo cpo cdo designer recruiter owner principal svp evp
-    administrator admin developer consultant specialist coordinator""".split()
-)
 _TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _roles() -> RoleVocabulary:
+    return vocabulary().roles
 
 
 def role_tokens(text: str) -> list[str]:
     """Canonical tokens of a role title or a question, for matching one against the other."""
-    folded = " " + " ".join(_TOKEN.findall(fold(text).replace("front-end", "frontend"))) + " "
-    for phrase, canonical in _PHRASES:
+    roles = _roles()
+    folded = " " + " ".join(_TOKEN.findall(fold(text))) + " "
+    for phrase, canonical in _phrases():
         folded = folded.replace(f" {phrase} ", f" {canonical} ")
     result: list[str] = []
     for raw in folded.split():
-        for token in _WORDS.get(raw, raw).split():
-            if token not in _IGNORED:
+        for token in roles.words.get(raw, raw).split():
+            if token not in roles.ignored:
                 result.append(stem(token))
     return result
+
+
+@cache
+def _phrases() -> list[tuple[str, str]]:
+    """The spelled-out phrases as folded words, longest first (so the longest one wins)."""
+    found = [(" ".join(_TOKEN.findall(fold(p))), c) for p, c in _roles().phrases.items()]
+    return sorted(found, key=lambda pair: -len(pair[0]))
 
 
 def role_words(roles: Iterable[RoleInfo]) -> set[str]:
@@ -95,7 +73,8 @@ class RoleResolver:
 
     def resolve(self, text: str) -> Resolution:
         """Roles named in `text` (most specific match wins), or the unknown role it names."""
-        question = [c for t in role_tokens(text) if (c := self._correct(t)) not in _IGNORED]
+        ignored = _roles().ignored
+        question = [c for t in role_tokens(text) if (c := self._correct(t)) not in ignored]
         literal = fold(text)
         matches = [
             m
@@ -131,7 +110,7 @@ class RoleResolver:
             shared = wanted & set(title)
             if shared:
                 # Shared specific words (data, cloud, sre) count more than a shared rank word.
-                weight = sum(0.5 if t in ROLE_NOUNS else 1.0 for t in shared)
+                weight = sum(0.5 if t in _roles().nouns else 1.0 for t in shared)
                 scored.append((weight / len(set(title) | wanted), role.role))
         scored.sort(key=lambda item: (-item[0], item[1]))
         return [name for _, name in scored[:limit]]
@@ -146,8 +125,9 @@ class RoleResolver:
 
     def _correct(self, token: str) -> str:
         """A small typo fixed against the titles' words (`enginering` -> `engineering`)."""
-        if token in _LITTLE_TYPOS:
-            return _LITTLE_TYPOS[token]
+        typos = _roles().typos
+        if token in typos:
+            return typos[token]
         if token in self._vocabulary or len(token) < 5 or token.isdigit():
             return token
         limit = 1 if len(token) < 9 else 2
@@ -179,65 +159,52 @@ def _inside(a: RoleMatch, b: RoleMatch) -> bool:
     return b.start <= a.start and a.end <= b.end and (a.end - a.start) < (b.end - b.start)
 
 
-_RANKS = r"vp|svp|evp|vice president|director|head|manager|chief|lead|cto|cio|ciso|cfo|ceo|coo|cpo"
-_RANK_OF = re.compile(
-    rf"\b((?:(?:senior|global|principal|chief|associate|group)\s+)*(?:{_RANKS})\s+of\s+"
-    r"[a-z][a-z&/-]*(?:\s+(?:and\s+)?[a-z][a-z&/-]*)?)"
-)
-_NOUN_LAST = re.compile(
-    r"\b((?:[a-z][a-z&/-]*\s+){0,2}(?:director|manager|officer|engineer|architect|scientist"
-    rf"|analyst|designer|recruiter|developer|{_RANKS}))\b"
-)
-_PHRASE_STOP = re.compile(
-    r"^(?:(?:what|which|who|how|does|do|is|are|the|a|an|our|my|of|for|about|should|would|me"
-    r"|tell|new|good|great|to|as|and|or|with|from|kpis?|skills?|tools?|use|uses|know|will|we"
-    r"|can|could|if|when|del|de|la|el|los|las|le|les|du|des|der|die|das|den|dem|un|une)\s+)+"
-)
-_PHRASE_TAIL = re.compile(
-    r"\s+(?:own|owns|do|does|need|needs|have|has|track|measure|report|is|are|in|at|with|and|or"
-    r"|role|roles|blueprint|kpis?|skills?|tools?|responsibilities|use|uses)(?:\s.*)?$"
-)
-
-
 def _role_phrase(text: str) -> str | None:
-    """A phrase that names a job (`VP of Marketing`, `data engineer`), when the text has one."""
-    folded = " ".join(_TOKEN.findall(fold(text)))
-    words = set(folded.split())
-    if not any(noun in words or f"{noun}s" in words for noun in ROLE_NOUNS):
+    """A phrase that names a job (`VP of Marketing`, `data engineer`), when the text has one.
+
+    Around the first job noun: a rank followed by `of` takes the words after it ("VP of
+    Marketing and Sales"), any other noun the words before it ("data engineer"), up to the
+    first word that is not part of a title (question words, section words, request words).
+    """
+    roles = _roles()
+    words = _TOKEN.findall(fold(text))
+    at = next((i for i, w in enumerate(words) if stem(w) in roles.nouns), None)
+    if at is None:
         return None
-    match = _RANK_OF.search(folded) or _NOUN_LAST.search(folded)
-    if match is None:
-        return None
-    phrase = _PHRASE_STOP.sub("", match.group(1) + " ").strip()
-    phrase = _PHRASE_TAIL.sub("", phrase).strip()
-    return " ".join(_display_word(w) for w in phrase.split()) if phrase else None
+    boundary = _boundary_words()
+    start, end = at, at + 1
+    if end < len(words) and words[end] == "of" and words[at] in roles.ranks:
+        end += 1
+        while end < len(words) and end - at < 6 and words[end] not in boundary:
+            end += 1
+        while end > at + 2 and words[end - 1] in {"and", "of"}:
+            end -= 1
+        if end == at + 2:
+            end -= 1  # "director of" with nothing after it
+    else:
+        # "Chief Data Officer": the title runs on to the last job noun of its words.
+        ahead = at + 1
+        while ahead < len(words) and ahead - at < 4 and words[ahead] not in boundary:
+            ahead += 1
+        end = 1 + max(i for i in range(at, ahead) if stem(words[i]) in roles.nouns)
+        while start > 0 and at - start < 2 and words[start - 1] not in boundary:
+            start -= 1
+    while start > 0 and words[start - 1] in roles.qualifiers:
+        start -= 1
+    phrase = words[start:end]
+    return " ".join(_display_word(w) for w in phrase) if phrase else None
 
 
-_UPPER = frozenset(
-    {
-        "vp",
-        "svp",
-        "evp",
-        "sre",
-        "ai",
-        "ml",
-        "cto",
-        "cio",
-        "ciso",
-        "cfo",
-        "ceo",
-        "coo",
-        "cpo",
-        "cdo",
-        "it",
-        "qa",
-        "ux",
-        "ui",
-    }
-)
+@cache
+def _boundary_words() -> frozenset[str]:
+    """Words that end a role phrase: stopwords, request words and the words of section cues."""
+    vocab = vocabulary()
+    cue_words = {w for s in vocab.sections for cue in s.cues for w in _TOKEN.findall(fold(cue))}
+    keep = {"and", "of"}
+    return frozenset((STOPWORDS | vocab.questions.request | cue_words) - keep - vocab.roles.nouns)
 
 
 def _display_word(word: str) -> str:
-    if word in _UPPER:
+    if word in _roles().acronyms:
         return word.upper()
     return word if word in {"of", "and", "for", "the"} else word.capitalize()

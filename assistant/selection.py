@@ -1,138 +1,189 @@
-"""Which parts of the retrieved text a question is about: heading matches and item matches.
+"""Answer selection: as much of a blueprint as the question asks for, or nothing at all.
 
-Words are compared by a short prefix of their stem (`promoted` and `promotion` both give
-`promot`), which is crude but matches how people paraphrase headings.
+The question's granularity decides the answer's:
+
+- a question that names a topic ("the MTTR target", "monitoring tools", "vendor contracts")
+  gets the few items that hold it: one row, one category, one decision;
+- a question that names only a section, maybe narrowed to a subsection ("the KPIs", "the
+  30-day goals", "how the role differs by company size") gets that part of the blueprint,
+  whole and in order;
+- a question whose topic the blueprint does not hold, or that finds no item close enough to
+  it, gets nothing: the assistant says what the blueprint does cover instead.
+
+The thresholds are calibrated on the tuning part of the gold set (`evals/calibrate.py` writes
+`assistant/calibration.toml`; see docs/evaluation.md).
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Literal
 
-from assistant.models import Chunk, RoleInfo
-from assistant.roles import role_words
-from assistant.text import fold, sentences, tokens
+from pydantic import BaseModel, Field
 
-_PREFIX = 6
-# Words that name a kind of section rather than what is in it: they choose the section,
-# but an item does not answer a question by containing them.
-_SECTION_WORDS = frozenset(
-    """kpi metric measure target track tool platform software use skill goal objective milestone
-    responsibility responsible accountable own day daily weekly activity deliverable stakeholder
-    decision authority experience qualification career path progression risk challenge variant
-    hiring interview candidate scorecard summary mission role job first month typical common
-    expect expected need should main key top list listed year week""".split()
-)
+from assistant.corpus import DocumentIndex
+from assistant.evidence import Scored, best, subsection_scores, unsupported_terms
+from assistant.items import Item
+from assistant.planning import Plan
+
+SelectionKind = Literal["items", "part", "abstain"]
+
+
+class Thresholds(BaseModel):
+    """The numbers selection decides by (calibrated; see the module docstring)."""
+
+    topic_share: float = Field(ge=0, le=1, description="Least share of the topic an item holds")
+    runner_up: float = Field(ge=0, le=1, description="Items kept within this share of the best")
+    max_items: int = Field(ge=1, description="Most items a topic answer quotes")
+    dense_answer: float = Field(ge=-1, le=1, description="Least similarity to answer a paraphrase")
+    dense_incidental: float = Field(
+        ge=-1, le=1, description="Similarity above which an unknown word is incidental"
+    )
+
+
+@cache
+def thresholds() -> Thresholds:
+    """The calibrated thresholds shipped with the package."""
+    text = resources.files("assistant").joinpath("calibration.toml").read_text(encoding="utf-8")
+    return Thresholds.model_validate(tomllib.loads(text)["thresholds"])
 
 
 @dataclass(frozen=True)
-class Item:
-    """One quotable piece of a chunk: a bullet, a table row or a sentence."""
+class Selection:
+    """What to answer from one document.
 
-    chunk: Chunk
-    quote: str
-    kind: str  # bullet | row | sentence
+    `kind` is `items` (a topic's few items, best first), `part` (a section or subsections,
+    in document order) or `abstain` (`missing` names what the blueprint does not hold).
+    """
 
-
-def chunk_items(chunk: Chunk) -> list[Item]:
-    """The quotable items of a chunk, in order (the heading-path line is not one)."""
-    items: list[Item] = []
-    for line in chunk.text.split("\n")[1:]:
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("- "):
-            kind = "row" if chunk.kind == "table" else "bullet"
-            items.append(Item(chunk, line[2:].strip(), kind))
-        else:
-            items.extend(Item(chunk, sentence, "sentence") for sentence in sentences(line))
-    return items
+    kind: SelectionKind
+    items: list[Item] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def term_key(token: str) -> str:
-    """The comparison key of a token."""
-    return token[:_PREFIX]
+def select(
+    index: DocumentIndex,
+    plan: Plan,
+    scored: Sequence[Scored],
+    limits: Thresholds | None = None,
+) -> Selection:
+    """Choose the items of one document that answer a planned question."""
+    limits = limits or thresholds()
+    present = {s.item.chunk.section_key for s in scored}
+    asked = [s for s in plan.sections if s in present]
+    if plan.sections and not asked:
+        missing = [_section_word(s) for s in plan.sections]
+        return Selection("abstain", missing=missing, notes=["no such section in this blueprint"])
+    region = [s for s in scored if s.item.chunk.section_key in asked] if asked else list(scored)
+    narrowed = _narrow(index, plan, region, set(asked))
+
+    if plan.terms:
+        chosen = _topic_items(narrowed, limits) or _topic_items(region, limits)
+        if chosen:
+            return Selection("items", chosen, notes=["topic found in the part asked for"])
+        elsewhere = _topic_items(scored, limits)
+        # A topic word found outside the section the question names is taken only when those
+        # items are as close to the question as anything in that section.
+        if elsewhere and (not asked or _closeness(scored, elsewhere) >= best(region, "dense")):
+            return Selection("items", elsewhere, notes=["topic found in another section"])
+        unknown = list(unsupported_terms(plan, index.words).values())
+        dense = best(region, "dense")
+        if unknown and dense < limits.dense_incidental:
+            return Selection(
+                "abstain",
+                missing=unknown,
+                notes=[f"unknown words {sorted(unknown)}, best similarity {dense:.2f}"],
+            )
+        if not asked:
+            return _closest(region, limits)
+    elif asked and narrowed is region:
+        # "Who does she report to?": a cue word that a few items of the section spell out.
+        cued = _cue_items(index, plan, region, limits)
+        if cued:
+            return Selection("items", cued, notes=["the items the question's words name"])
+    return Selection("part", _part(narrowed), notes=["the part the question names"])
 
 
-def keys(text: str) -> set[str]:
-    """The comparison keys of a text's words (stopwords and single characters dropped)."""
-    return {term_key(t) for t in tokens(text) if len(t) > 1}
+def _closeness(scored: Sequence[Scored], items: Sequence[Item]) -> float:
+    chosen = {id(i) for i in items}
+    return max((s.dense for s in scored if id(s.item) in chosen), default=0.0)
 
 
-class TermWeights:
-    """How rare each key is across the corpus's chunks (inverse document frequency)."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        frequency: Counter[str] = Counter()
-        count = 0
-        for text in texts:
-            frequency.update(keys(text))
-            count += 1
-        self._idf = {k: math.log(1 + (count - f + 0.5) / (f + 0.5)) for k, f in frequency.items()}
-        self._unseen = math.log(1 + (count + 0.5) / 0.5) if count else 0.0
-
-    def weight(self, key: str) -> float:
-        """The weight of one key (a key the corpus never uses weighs most)."""
-        return self._idf.get(key, self._unseen)
-
-    def known(self, key: str) -> bool:
-        """Whether any chunk of the corpus uses the key."""
-        return key in self._idf
-
-    def score(self, wanted: set[str], text_keys: set[str] | frozenset[str]) -> float:
-        """The summed weight of the wanted keys a text contains."""
-        return sum(self.weight(k) for k in wanted & text_keys)
+def _cue_items(
+    index: DocumentIndex, plan: Plan, region: Sequence[Scored], limits: Thresholds
+) -> list[Item]:
+    """The few items of a section that spell a cue word its title does not hold, if any."""
+    titles = {k for s in region for k in index.heading_keys[s.position]}
+    telling = plan.cue_words - titles
+    if not telling:
+        return []
+    hits = [s for s in region if index.item_keys[s.position] & telling]
+    if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
+        return []
+    return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
 
 
-class ItemIndex:
-    """Every chunk's items with their keys, and the corpus's word weights, built once."""
-
-    def __init__(self, chunks: Iterable[Chunk]) -> None:
-        chunks = list(chunks)
-        self.weights = TermWeights(c.text for c in chunks)
-        self._items = {
-            c.id: [(i, frozenset(keys(i.quote))) for i in chunk_items(c)] for c in chunks
-        }
-
-    def items(self, chunk: Chunk) -> list[tuple[Item, frozenset[str]]]:
-        """A chunk's items with their keys (computed on the spot for a chunk not indexed)."""
-        found = self._items.get(chunk.id)
-        if found is None:
-            found = [(i, frozenset(keys(i.quote))) for i in chunk_items(chunk)]
-        return found
-
-    def best_item_score(self, chunk: Chunk, wanted: set[str]) -> float:
-        """The weight of the wanted keys found in the chunk's best-matching item."""
-        return max((self.weights.score(wanted, k) for _, k in self.items(chunk)), default=0.0)
+def _part(region: Sequence[Scored]) -> list[Item]:
+    """A part of a blueprint as an answer: its table rows when it is mostly a table."""
+    rows = [s.item for s in region if s.item.kind == "row"]
+    if rows and 3 * len(rows) >= 2 * len(region):
+        return rows
+    return [s.item for s in region]
 
 
-def question_keys(question: str, roles: list[RoleInfo]) -> tuple[set[str], set[str]]:
-    """The question's keys for headings (all but role names) and for content (no section words)."""
-    names = role_words(roles)
-    words = [t for t in tokens(question) if len(t) > 1 and t not in names]
-    heading = {term_key(t) for t in words}
-    content = {term_key(t) for t in words if t not in _SECTION_WORDS}
-    return heading, content
+def _narrow(
+    index: DocumentIndex, plan: Plan, region: list[Scored], asked: set[str]
+) -> list[Scored]:
+    """The region cut to the subsections the question names (the region itself if none)."""
+    scores = subsection_scores(index, plan, asked)
+    if not scores or len(set(scores.values())) == 1:
+        return region
+    top = max(scores.values())
+    wanted = {title for title, score in scores.items() if score == top}
+    narrowed = [s for s in region if s.item.chunk.subsection in wanted]
+    return narrowed or region
 
 
-def heading_overlap(wanted: set[str], chunk: Chunk) -> int:
-    """How many of the wanted keys the chunk's section and subsection titles contain."""
-    return len(wanted & keys(f"{chunk.section} {chunk.subsection}"))
+def _topic_items(pool: Sequence[Scored], limits: Thresholds) -> list[Item]:
+    """The items that hold the question's topic, best first (none when no item holds enough)."""
+    top = best(pool, "lexical")
+    if top < limits.topic_share:
+        return []
+    candidates = [s for s in pool if s.lexical >= limits.runner_up * top]
+    # Matches in other sections than the best one's are words in passing, not the topic.
+    lead = max(candidates, key=lambda s: (s.lexical, s.dense))
+    section = lead.item.chunk.section_key
+    ranked = sorted(
+        (s for s in candidates if s.item.chunk.section_key == section),
+        key=lambda s: (-s.lexical, -s.dense, s.position),
+    )
+    return [s.item for s in ranked[: limits.max_items]]
 
 
-def matches_hint(chunk: Chunk, hints: Sequence[str]) -> bool:
-    """Whether a chunk's subsection is one the question hints at ("30" for 30-day goals)."""
-    if not hints:
-        return False
-    subsection = fold(chunk.subsection)
-    return any(hint in subsection for hint in hints)
+def _closest(region: Sequence[Scored], limits: Thresholds) -> Selection:
+    """A paraphrase with no topic word in the text: the closest items, if close enough."""
+    top = best(region, "dense")
+    if top < limits.dense_answer:
+        return Selection("abstain", notes=[f"best similarity {top:.2f} < {limits.dense_answer}"])
+    lead = max(region, key=lambda s: s.dense)
+    section = lead.item.chunk.section_key
+    ranked = sorted(
+        (s for s in region if s.item.chunk.section_key == section and s.dense >= top * 0.9),
+        key=lambda s: -s.dense,
+    )
+    return Selection(
+        "items",
+        [s.item for s in ranked[: limits.max_items]],
+        notes=[f"closest by meaning ({top:.2f})"],
+    )
 
 
-def best_by(scores: Mapping[str, float], *, share: float = 0.5) -> set[str]:
-    """The names scoring at least `share` of the best positive score (all of them if none)."""
-    best = max(scores.values(), default=0.0)
-    if best <= 0:
-        return set(scores)
-    return {name for name, score in scores.items() if score >= share * best}
+def _section_word(key: str) -> str:
+    from assistant.sections import section_title
+
+    return section_title(key)

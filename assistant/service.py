@@ -1,4 +1,10 @@
-"""The assistant facade every interface (CLI, HTTP API, Slack, evals) talks to."""
+"""The assistant facade every interface (CLI, HTTP API, Slack, evals) talks to.
+
+An answer is four steps, each its own module: plan the question (`planning`), score the items
+of the roles it names (`evidence`), choose as much as it asks for or decline (`selection`),
+and compose (`extractive`, or a chat model in `llm`), with citations checked at the end
+(`citations`). This module wires them over one pinned snapshot of the index.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,19 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from assistant.answering import AnswerContext, Answerer, Draft, QueryPlan
+from assistant.answering import AnswerContext, Answerer, Draft, Finding
 from assistant.citations import validate_citations
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.errors import EmptyIndexError, OutdatedIndexError, QuestionError
-from assistant.extractive import ExtractiveAnswerer, catalogue_answer, partial_answer
-from assistant.intent import COMPARISON, detect_intent
+from assistant.evidence import Scored, score_items, unsupported_terms
+from assistant.extractive import (
+    ExtractiveAnswerer,
+    catalogue_answer,
+    covered_sections,
+    partial_answer,
+)
+from assistant.items import Item
+from assistant.manifest import StaleReadError
 from assistant.models import (
     Answer,
     AnswerCoverage,
@@ -29,36 +42,38 @@ from assistant.models import (
     Trace,
     Turn,
 )
-from assistant.retrieval import Corpus, HybridRetriever
-from assistant.roles import ROLE_NOUNS, RoleResolver, role_tokens, role_words
-from assistant.selection import ItemIndex
+from assistant.planning import Plan
+from assistant.sections import section_title
+from assistant.selection import Selection, select, thresholds
 from assistant.snapshot import IndexSnapshot, SnapshotReader
 from assistant.store import ChunkStore, open_store
-from assistant.text import fold, stem, tokens
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from assistant.settings import Settings
 
+__all__ = ["Assistant", "build_assistant", "load_embedder", "open_store"]
+
 log = logging.getLogger(__name__)
 
-# An answer started again when an ingest commits meanwhile; more commits than this in one
+# An answer starts again when an ingest commits meanwhile; more commits than this in one
 # answer's few milliseconds would be a writer in a loop.
 _ATTEMPTS = 3
-# Below this cosine similarity, a question that names no role and no section is off-topic.
-OFF_TOPIC_SIMILARITY = 0.35
-# Below this, even a question about a section finds nothing relevant.
-IRRELEVANT_SIMILARITY = 0.2
-# What a summary-only role's summary answers: what it is, why it exists, what it is accountable for.
+# What a summary-only role's summary answers: what it is, why it exists, what it owns.
 _SUMMARY_SECTIONS = frozenset({"summary", "mission", "responsibilities"})
-_GENERIC_WORDS = frozenset(
-    tokens("tell me about know more information info role job position blueprint explain")
-)
+# A question that names no role is answered from the documents of its closest chunks.
+_GLOBAL_CHUNKS = 30
+_GLOBAL_DOCUMENTS = 3
 _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{1,200}>", re.IGNORECASE | re.DOTALL)
-_FOLLOW_UP = re.compile(
-    r"^\s*(?:and|what about|how about|same for|and for|and the|also)\b|\b(?:they|their|them"
-    r"|this role|that role|this person|he|she|his|her|it|those|these|which of)\b"
+
+_GREETING_TEXT = (
+    "Hello! Ask me about a role blueprint, e.g. *What KPIs does the VP of Data and AI own?* "
+    "or *Which roles are in the knowledge base?*"
+)
+_OFF_TOPIC_TEXT = (
+    "The knowledge base doesn't cover that: it holds role blueprints (responsibilities, KPIs, "
+    "skills, career paths…). Try asking about a role, or list the roles it covers."
 )
 
 
@@ -66,19 +81,26 @@ _FOLLOW_UP = re.compile(
 class _Prepared:
     """Everything decided before the answer's text is composed."""
 
+    asked: str
     question: str
-    plan: QueryPlan
+    plan: Plan
     snapshot: IndexSnapshot
-    passages: list[Passage] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    retrieved: list[Passage] = field(default_factory=list)
     coverage: AnswerCoverage = AnswerCoverage.ANSWERED
     draft: Draft | None = None
-    index: ItemIndex | None = None
-    suggestions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
-__all__ = ["Assistant", "build_assistant", "load_embedder", "open_store"]
+@dataclass
+class _Gathered:
+    """What the roles' blueprints gave: findings, declines, roles known only as summaries."""
+
+    findings: list[Finding] = field(default_factory=list)
+    declined: list[tuple[RoleInfo, Selection]] = field(default_factory=list)
+    partial: list[Finding] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -102,7 +124,7 @@ class Assistant:
     ) -> None:
         self._settings = settings
         self._store = store
-        self._retriever = HybridRetriever(store, embedder, top_k=settings.top_k)
+        self._embedder = embedder
         self._extractive = ExtractiveAnswerer()
         self._answerer: Answerer = answerer or self._extractive
         self._chat_model = chat_model
@@ -135,12 +157,14 @@ class Assistant:
         if prepared.draft is None and self._answerer is not self._extractive:
             context = self._context(prepared)
             pieces: list[str] = []
+            from assistant.llm import LLMError
+
             try:
                 for piece in self._answerer.stream(context):
                     pieces.append(piece)
                     yield StreamEvent(kind="delta", text=piece)
                 prepared.draft = Draft(text="".join(pieces), answerer=self._answerer.name)
-            except Exception as exc:  # an LLM failure of any kind ends in the extractive answer
+            except LLMError as exc:
                 prepared.draft = self._fallback(prepared, f"the language model failed ({exc})")
             answer = self._finish(prepared, started)
         else:
@@ -161,11 +185,9 @@ class Assistant:
         info = next((r for r in snapshot.catalogue if r.id == role_id), None)
         if info is None:
             return None
-        wanted = RoleCoverage.FULL if info.coverage is RoleCoverage.FULL else RoleCoverage.SUMMARY
+        index = self._reader.document(snapshot, snapshot.serving[role_id][0])
         content: list[SectionText] = []
-        for chunk in snapshot.corpus.chunks:
-            if chunk.role_id != role_id or chunk.coverage is not wanted:
-                continue
+        for chunk in index.chunks:
             body = chunk.text.split("\n", 1)[-1]
             last = content[-1] if content else None
             if last and (last.section, last.subsection) == (chunk.section, chunk.subsection):
@@ -177,8 +199,9 @@ class Assistant:
         return RoleDetail(**info.model_dump(), content=content)
 
     def chunk_count(self) -> int:
-        """How many chunks answers are drawn from (0 when empty)."""
-        return len(self._current(allow_empty=True).corpus.chunks)
+        """How many chunks the documents answers are drawn from hold (0 when empty)."""
+        snapshot = self._current(allow_empty=True)
+        return sum(len(snapshot.records[d].chunk_ids) for d in snapshot.serving_docs())
 
     def generation(self) -> int:
         """The index generation answers are drawn from."""
@@ -209,100 +232,121 @@ class Assistant:
         return snapshot
 
     def _prepare(self, question: str, history: Sequence[Turn], role: str | None) -> _Prepared:
-        started = perf_counter()
-        question = self._check(question)
-        snapshot = self._current()
-        standalone = self._condense(question, history)
-        plan, suggestions = self._plan(standalone, history, role, snapshot)
-        prepared = _Prepared(
-            question=standalone,
-            plan=plan,
-            snapshot=snapshot,
-            suggestions=suggestions,
-            index=snapshot.corpus.items,
-        )
-        prepared.timings["plan"] = _ms(started)
-        if standalone != question:
-            prepared.notes.append(f"follow-up read as: {standalone}")
+        for _ in range(_ATTEMPTS):
+            try:
+                return self._prepare_once(question, history, role)
+            except StaleReadError as exc:
+                log.info("the index moved while reading it (%s); answering again", exc)
+        return self._prepare_once(question, history, role)
 
-        if plan.intent == "greeting":
-            return self._not_found(prepared, _GREETING_TEXT)
-        if plan.intent == "catalogue":
-            return self._catalogue(prepared, snapshot)
+    def _prepare_once(self, question: str, history: Sequence[Turn], role: str | None) -> _Prepared:
+        started = perf_counter()
+        asked = self._check(question)
+        snapshot = self._current()
+        standalone = self._condense(asked, history)
+        plan = snapshot.planner.plan(standalone, history, role)
+        prepared = _Prepared(asked, standalone, plan, snapshot, notes=list(plan.notes))
+        if standalone != asked:
+            prepared.notes.append(f"follow-up read as: {standalone}")
+        prepared.timings["plan"] = _ms(started)
+
+        if plan.kind == "greeting":
+            return _declined(prepared, _GREETING_TEXT)
+        if plan.kind == "catalogue":
+            return self._catalogue(prepared)
         if plan.unknown_roles and not plan.roles:
             names = ", ".join(f"**{r}**" for r in plan.unknown_roles)
             text = f"The knowledge base has no blueprint for {names}."
-            if suggestions:
-                text += " The closest roles it covers: " + ", ".join(suggestions) + "."
-            return self._not_found(prepared, text)
+            if plan.suggestions:
+                text += " The closest roles it covers: " + ", ".join(plan.suggestions) + "."
+            return _declined(prepared, text)
 
-        retrieval_started = perf_counter()
-        doc_ids = snapshot.serving_docs([r.id for r in plan.roles]) if plan.roles else None
-        passages, best = self._retriever.retrieve(plan, snapshot.corpus, doc_ids)
-        prepared.timings["retrieve"] = _ms(retrieval_started)
-        prepared.passages = passages
-        if not plan.roles:
-            floor = IRRELEVANT_SIMILARITY if plan.sections else OFF_TOPIC_SIMILARITY
-            if best < floor or not passages:
-                prepared.notes.append(f"best similarity {best:.2f} below {floor}")
-                return self._not_found(prepared, _OFF_TOPIC_TEXT)
-
-        detail = [s for s in plan.sections if s not in _SUMMARY_SECTIONS]
-        summary_only = [r for r in plan.roles if r.coverage is RoleCoverage.SUMMARY]
-        if summary_only and detail:
-            prepared.coverage = AnswerCoverage.PARTIAL
-            if len(summary_only) == len(plan.roles):
-                summaries = _summaries(snapshot.corpus, summary_only)
-                prepared.passages = list(summaries.values())
-                prepared.draft = partial_answer(summary_only, detail, summaries)
+        evidence_started = perf_counter()
+        query = self._embedder.embed_query(plan.residual)
+        prepared.timings["embed"] = _ms(evidence_started)
+        if plan.roles:
+            self._answer_roles(prepared, query)
+        else:
+            self._answer_any_role(prepared, query)
+        prepared.timings["evidence"] = _ms(evidence_started)
         return prepared
 
-    def _plan(
-        self,
-        question: str,
-        history: Sequence[Turn],
-        explicit_role: str | None,
-        snapshot: IndexSnapshot,
-    ) -> tuple[QueryPlan, list[str]]:
-        resolver = snapshot.resolver
-        resolution = resolver.resolve(question)
-        roles, unknown, suggestions = resolution.roles, resolution.unknown, resolution.suggestions
-        if explicit_role:
-            found = resolver.find(explicit_role)
-            if found is None:
-                roles, unknown = [], [explicit_role]
-                suggestions = resolver.suggest(explicit_role)
-            else:
-                roles, unknown = [found], []
-        intent = detect_intent(_without_role_names(question, roles), len(roles))
-        sections = list(intent.sections)
+    def _answer_roles(self, prepared: _Prepared, query: list[float]) -> None:
+        """Evidence from the blueprints of the roles the question names."""
+        gathered = _Gathered()
+        for role in prepared.plan.roles:
+            self._gather(prepared, role, query, gathered)
+        prepared.findings = gathered.findings
+        if gathered.partial:
+            prepared.coverage = AnswerCoverage.PARTIAL
+            if not gathered.findings:
+                prepared.findings = gathered.partial
+                prepared.draft = partial_answer(gathered.partial, gathered.missing)
+                return
+            prepared.findings = gathered.findings + gathered.partial
+            prepared.notes.append(
+                "only a summary of " + ", ".join(f.role.role for f in gathered.partial)
+            )
+        if not prepared.findings:
+            _declined(prepared, _not_covered(prepared, gathered.declined))
 
-        previous_roles, previous_sections = _previous_topic(history, resolver)
-        if history and len(roles) == 1 and COMPARISON.search(fold(question)):
-            # "how does that compare with the DevOps Director?" compares with the earlier role.
-            roles = [r for r in previous_roles if r not in roles] + roles
-            intent = detect_intent(question, len(roles))
-        if history and intent.kind not in {"catalogue", "greeting"}:
-            if not roles and not unknown and previous_roles:
-                roles = previous_roles
-                intent = detect_intent(question, len(roles))
-            if (
-                roles
-                and not sections
-                and (_FOLLOW_UP.search(fold(question)) or not _content(question, roles))
-            ):
-                sections = previous_sections
-        if roles and not sections and (intent.kind == "compare" or not _content(question, roles)):
-            sections = ["summary"]
-        plan = QueryPlan(
-            question=question,
-            roles=roles,
-            unknown_roles=unknown,
-            sections=sections,
-            intent=intent.kind,
-            subsections=intent.subsection_hints,
-        )
-        return plan, suggestions
+    def _gather(
+        self, prepared: _Prepared, role: RoleInfo, query: list[float], gathered: _Gathered
+    ) -> None:
+        plan, snapshot = prepared.plan, prepared.snapshot
+        index = self._reader.document(snapshot, snapshot.serving[role.id][0])
+        scored = score_items(index, plan, query)
+        if role.coverage is RoleCoverage.SUMMARY:
+            prepared.retrieved.extend(_ranked(scored, [], self._settings.top_k))
+            unknown = unsupported_terms(plan, snapshot.corpus_words)
+            if unknown:
+                gathered.declined.append((role, Selection("abstain", missing=[*unknown.values()])))
+                return
+            detail = [s for s in plan.sections if s not in _SUMMARY_SECTIONS]
+            if detail or unsupported_terms(plan, index.words):
+                gathered.partial.append(Finding(role, index.items, whole_part=True))
+                gathered.missing = [section_title(s) for s in detail] or [*plan.terms.values()]
+            else:
+                gathered.findings.append(Finding(role, index.items, whole_part=True))
+            return
+        selection = select(index, plan, scored)
+        prepared.retrieved.extend(_ranked(scored, selection.items, self._settings.top_k))
+        prepared.notes.extend(f"{role.role}: {note}" for note in selection.notes)
+        if selection.kind == "abstain":
+            gathered.declined.append((role, selection))
+        else:
+            gathered.findings.append(
+                Finding(role, selection.items, whole_part=selection.kind == "part")
+            )
+
+    def _answer_any_role(self, prepared: _Prepared, query: list[float]) -> None:
+        """A question that names no role: the items of the closest documents that hold it."""
+        snapshot, plan = prepared.snapshot, prepared.plan
+        serving = {d: set(snapshot.records[d].chunk_ids) for d in snapshot.serving_docs()}
+        # Hits the snapshot does not hold (a newer generation's, a shadowed summary, leftovers
+        # of a stopped ingest) are not answered from.
+        hits = [
+            (chunk, score)
+            for chunk, score in self._store.query(query, _GLOBAL_CHUNKS)
+            if chunk.id in serving.get(chunk.doc_id, ())
+        ]
+        documents = list(dict.fromkeys(chunk.doc_id for chunk, _ in hits))[:_GLOBAL_DOCUMENTS]
+        limits = thresholds()
+        for doc_id in documents:
+            index = self._reader.document(snapshot, doc_id)
+            scored = score_items(index, plan, query)
+            selection = select(index, plan, scored)
+            prepared.retrieved.extend(_ranked(scored, selection.items, self._settings.top_k))
+            if selection.kind != "items":
+                continue
+            best = max((s.dense for s in scored if s.item in selection.items), default=0.0)
+            if plan.terms or best >= limits.dense_answer:
+                role = next(r for r in snapshot.catalogue if r.id == index.record.role_id)
+                prepared.findings.append(Finding(role, selection.items))
+        if not prepared.findings:
+            best_dense = max((score for _, score in hits), default=0.0)
+            prepared.notes.append(f"no role named; best similarity {best_dense:.2f}")
+            _declined(prepared, _OFF_TOPIC_TEXT)
 
     def _condense(self, question: str, history: Sequence[Turn]) -> str:
         """With an LLM, rewrite a follow-up into a standalone question (else keep it)."""
@@ -315,6 +359,35 @@ class Assistant:
         except (LLMError, QuestionError) as exc:
             log.warning("condensing the follow-up failed, carrying the topic over instead: %s", exc)
             return question
+
+    def _catalogue(self, prepared: _Prepared) -> _Prepared:
+        snapshot = prepared.snapshot
+        wanted = prepared.plan.catalogue_filter
+        roles = wanted.apply(snapshot.catalogue) if wanted else snapshot.catalogue
+        if not roles:
+            return _declined(prepared, "No role in the knowledge base matches that.")
+        if len(roles) == len(snapshot.catalogue):
+            title = f"The knowledge base covers {len(roles)} roles:"
+        else:
+            total = len(snapshot.catalogue)
+            title = f"{len(roles)} of the {total} roles in the knowledge base match:"
+        summaries: dict[str, Item] = {}
+        for role in roles:
+            summary = self._summary_item(snapshot, role)
+            if summary is not None:
+                summaries[role.id] = summary
+        prepared.draft = catalogue_answer(title, roles, summaries)
+        return prepared
+
+    def _summary_item(self, snapshot: IndexSnapshot, role: RoleInfo) -> Item | None:
+        """The first item of the role's summary, to cite a catalogue entry to."""
+        for doc_id, record in snapshot.records.items():
+            if record.role_id == role.id and record.coverage is RoleCoverage.SUMMARY:
+                index = self._reader.document(snapshot, doc_id)
+                return index.items[0] if index.items else None
+        index = self._reader.document(snapshot, snapshot.serving[role.id][0])
+        summary = [i for i in index.items if i.chunk.section_key == "summary"] or index.items
+        return summary[0] if summary else None
 
     # -- composition ---------------------------------------------------------------------
 
@@ -331,13 +404,12 @@ class Assistant:
 
     @staticmethod
     def _context(prepared: _Prepared) -> AnswerContext:
-        return AnswerContext(prepared.question, prepared.plan, prepared.passages, prepared.index)
+        return AnswerContext(prepared.question, prepared.plan, prepared.findings)
 
     def _fallback(self, prepared: _Prepared, reason: str) -> Draft:
         log.warning("falling back to the extractive answer: %s", reason)
         prepared.notes.append(f"extractive fallback: {reason}")
-        context = self._context(prepared)
-        draft = self._extractive.answer(context)
+        draft = self._extractive.answer(self._context(prepared))
         draft.text += (
             "\n\n_The language model's answer was not available or could not be checked "
             "against the sources, so this answer quotes them directly._"
@@ -347,11 +419,12 @@ class Assistant:
     def _finish(self, prepared: _Prepared, started: float) -> Answer:
         assert prepared.draft is not None
         draft = prepared.draft
-        validated = validate_citations(draft, draft.passages or prepared.passages)
+        passages = self._context(prepared).passages if draft.passages is None else draft.passages
+        validated = validate_citations(draft, passages)
         if draft.answerer != self._extractive.name and not validated.citations:
-            draft = self._fallback(prepared, "its answer cited no passage it was given")
             prepared.notes.extend(validated.dropped)
-            validated = validate_citations(draft, draft.passages or prepared.passages)
+            draft = self._fallback(prepared, "its answer cited no passage it was given")
+            validated = validate_citations(draft, draft.passages or [])
         coverage = prepared.coverage
         if coverage is not AnswerCoverage.NOT_FOUND and not validated.citations:
             coverage = AnswerCoverage.NOT_FOUND
@@ -361,25 +434,17 @@ class Assistant:
             dict.fromkeys(c.role for c in validated.citations)
         )
         trace = Trace(
-            question=prepared.question,
+            question=prepared.asked,
             standalone_question=prepared.question,
+            generation=prepared.snapshot.generation,
             roles=[r.role for r in plan.roles],
             unknown_roles=plan.unknown_roles,
             sections=plan.sections,
-            intent=plan.intent,
+            intent=plan.kind,
+            scopes=[s.name for s in plan.scopes],
+            topic=list(plan.terms.values()),
             answerer=draft.answerer,
-            retrieved=[
-                RetrievedTrace(
-                    chunk_id=p.chunk.id,
-                    role=p.chunk.role,
-                    section=p.chunk.section,
-                    subsection=p.chunk.subsection,
-                    score=p.score,
-                    dense_score=p.dense_score,
-                    lexical_score=p.lexical_score,
-                )
-                for p in prepared.passages
-            ],
+            retrieved=[RetrievedTrace.of(p) for p in _distinct(prepared.retrieved)],
             dropped_citations=validated.dropped,
             notes=prepared.notes + draft.notes,
         )
@@ -390,30 +455,10 @@ class Assistant:
             coverage=coverage,
             roles=roles,
             citations=validated.citations,
-            suggestions=prepared.suggestions,
+            suggestions=plan.suggestions,
             trace=trace,
             timings_ms=prepared.timings,
         )
-
-    def _not_found(self, prepared: _Prepared, text: str) -> _Prepared:
-        prepared.coverage = AnswerCoverage.NOT_FOUND
-        prepared.passages = []
-        prepared.draft = Draft(text=text, answerer=self._extractive.name)
-        return prepared
-
-    def _catalogue(self, prepared: _Prepared, snapshot: IndexSnapshot) -> _Prepared:
-        catalogue = snapshot.catalogue
-        wanted = _catalogue_filter(prepared.question, catalogue)
-        if wanted is None:
-            roles, title = catalogue, f"The knowledge base covers {len(catalogue)} roles:"
-        elif wanted:
-            roles, title = wanted, f"{len(wanted)} roles in the knowledge base match:"
-        else:
-            return self._not_found(prepared, "No role in the knowledge base matches that.")
-        summaries = _summaries(snapshot.corpus, roles)
-        prepared.passages = list(summaries.values())
-        prepared.draft = catalogue_answer(title, roles, summaries)
-        return prepared
 
 
 def build_assistant(
@@ -432,121 +477,57 @@ def build_assistant(
     return Assistant(settings, store, embedder, answerer, chat_model)
 
 
-_GREETING_TEXT = (
-    "Hello! Ask me about a role blueprint, e.g. *What KPIs does the VP of Data and AI own?* "
-    "or *Which roles are in the knowledge base?*"
-)
-_OFF_TOPIC_TEXT = (
-    "The knowledge base doesn't cover that: it holds role blueprints (responsibilities, KPIs, "
-    "skills, career paths…). Try asking about a role, or list the roles it covers."
-)
+def _declined(prepared: _Prepared, text: str) -> _Prepared:
+    prepared.coverage = AnswerCoverage.NOT_FOUND
+    prepared.findings = []
+    prepared.draft = Draft(text=text, answerer=ExtractiveAnswerer.name)
+    return prepared
+
+
+def _not_covered(prepared: _Prepared, declined: list[tuple[RoleInfo, Selection]]) -> str:
+    """What the named roles' blueprints do not cover, and what they do."""
+    lines = []
+    for role, selection in declined:
+        missing = ", ".join(f"*{m}*" for m in selection.missing) or "that"
+        record = prepared.snapshot.records[prepared.snapshot.serving[role.id][0]]
+        if role.coverage is RoleCoverage.SUMMARY:
+            covers = "The knowledge base holds only its summary."
+        else:
+            covers = f"It covers: {covered_sections(record.sections)}."
+        lines.append(f"The **{role.role}** blueprint does not cover {missing}. {covers}")
+    return "\n\n".join(lines) or _OFF_TOPIC_TEXT
+
+
+def _ranked(scored: Sequence[Scored], chosen: Sequence[Item], top_k: int) -> list[Passage]:
+    """A document's chunks as the trace reports retrieval.
+
+    The chunks answered from come first, in answer order, then the others by their best item
+    (similarity plus topic share).
+    """
+    best: dict[str, Passage] = {}
+    for entry in scored:
+        value = entry.dense + entry.lexical
+        chunk = entry.item.chunk
+        if chunk.id not in best or value > best[chunk.id].score:
+            best[chunk.id] = Passage(
+                chunk=chunk, score=value, dense_score=entry.dense, lexical_score=entry.lexical
+            )
+    first = list(dict.fromkeys(item.chunk.id for item in chosen))
+    rest = sorted((p for i, p in best.items() if i not in first), key=lambda p: -p.score)
+    lead = max((p.score for p in best.values()), default=0.0) + 1.0
+    ordered = [best[i].model_copy(update={"score": lead}) for i in first if i in best] + rest
+    return ordered[: max(top_k, len(first))]
+
+
+def _distinct(passages: Sequence[Passage]) -> list[Passage]:
+    seen: set[str] = set()
+    unique = []
+    for passage in passages:
+        if passage.chunk.id not in seen:
+            seen.add(passage.chunk.id)
+            unique.append(passage)
+    return unique
 
 
 def _ms(started: float) -> float:
     return round((perf_counter() - started) * 1000, 2)
-
-
-def _content(question: str, roles: list[RoleInfo]) -> list[str]:
-    """The question's words beyond the role names and generic filler."""
-    names = role_words(roles)
-    return [
-        t
-        for t in tokens(question)
-        if t not in names and t not in _GENERIC_WORDS and t not in ROLE_NOUNS
-    ]
-
-
-def _without_role_names(question: str, roles: list[RoleInfo]) -> str:
-    """The question without its role names: "Director of Platform Engineering" is no platform."""
-    names = role_words(roles)
-    return " ".join(w for w in fold(question).split() if stem(w.strip("?,.!:;'\"")) not in names)
-
-
-def _previous_topic(
-    history: Sequence[Turn], resolver: RoleResolver
-) -> tuple[list[RoleInfo], list[str]]:
-    """The roles and sections the conversation was last about (latest user turn first)."""
-    roles: list[RoleInfo] = []
-    sections: list[str] = []
-    for turn in reversed(history):
-        if turn.role != "user":
-            continue
-        if not roles:
-            roles = resolver.resolve(turn.content).roles
-        if not sections:
-            sections = detect_intent(_without_role_names(turn.content, roles), len(roles)).sections
-        if roles and sections:
-            break
-    return roles, [s for s in sections if s != "summary"] or sections
-
-
-def _summaries(corpus: Corpus, roles: list[RoleInfo]) -> dict[str, Passage]:
-    """Each role's summary chunk (the first one), as a passage."""
-    found: dict[str, Passage] = {}
-    ids = {r.id for r in roles}
-    for chunk in corpus.chunks:
-        if chunk.role_id in ids and chunk.section_key == "summary" and chunk.role_id not in found:
-            found[chunk.role_id] = Passage(chunk=chunk, score=1.0)
-    return {r.id: found[r.id] for r in roles if r.id in found}
-
-
-_LEVELS = {
-    "director": "director",
-    "head": "head",
-    "manager": "manager",
-    "vp": "vp",
-    "vice president": "vp",
-    "global": "global",
-}
-
-
-def _catalogue_filter(question: str, catalogue: list[RoleInfo]) -> list[RoleInfo] | None:
-    """The catalogue roles a listing question narrows to, or None for all of them."""
-    words = [
-        t
-        for t in role_tokens(question)
-        if t not in _GENERIC_WORDS
-        and t
-        not in {
-            "which",
-            "what",
-            "list",
-            "all",
-            "every",
-            "how",
-            "many",
-            "level",
-            "cover",
-            "covered",
-            "knowledge",
-            "base",
-            "blueprint",
-            "role",
-            "roles",
-            "name",
-            "show",
-            "are",
-            "there",
-            "do",
-            "you",
-            "have",
-            "in",
-            "is",
-            "kb",
-            "job",
-            "title",
-            "position",
-            "related",
-            "about",
-            "any",
-        }
-        and len(t) > 1
-    ]
-    if "full" in words:
-        return [r for r in catalogue if r.coverage is RoleCoverage.FULL]
-    if "summary" in words:
-        return [r for r in catalogue if r.coverage is RoleCoverage.SUMMARY]
-    if not words:
-        return None
-    matched = [r for r in catalogue if set(words) & set(role_tokens(r.role))]
-    return matched

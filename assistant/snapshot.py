@@ -10,14 +10,16 @@ vector index sees the new chunks.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from threading import Lock
 
+from assistant.corpus import DocumentIndex
 from assistant.manifest import DocumentRecord, MissingGenerationError, StaleReadError
 from assistant.models import Chunk, RoleCoverage, RoleInfo
-from assistant.retrieval import Corpus
+from assistant.planning import Planner
 from assistant.roles import RoleResolver
 from assistant.store import ChunkStore
 
@@ -39,8 +41,13 @@ class IndexSnapshot:
     records: Mapping[str, DocumentRecord]
     catalogue: list[RoleInfo]
     resolver: RoleResolver
+    planner: Planner
     serving: Mapping[str, tuple[str, ...]]
-    corpus: Corpus
+
+    @cached_property
+    def corpus_words(self) -> frozenset[str]:
+        """Every word key any document of the index uses (what no blueprint says is outside)."""
+        return frozenset(w for record in self.records.values() for w in record.words)
 
     @property
     def empty(self) -> bool:
@@ -54,13 +61,20 @@ class IndexSnapshot:
 
 
 class SnapshotReader:
-    """Keeps the current snapshot of one store; thread-safe."""
+    """Keeps the current snapshot of one store, and the documents read lately; thread-safe.
 
-    def __init__(self, store: ChunkStore) -> None:
+    Documents are read when a question first needs them and kept (up to `cache_size`, the
+    least recently used go first) while their version stays current, so a large index costs
+    memory in proportion to the roles people ask about, not to its size.
+    """
+
+    def __init__(self, store: ChunkStore, *, cache_size: int = 256) -> None:
         self._store = store
         self._lock = Lock()
         self._snapshot: IndexSnapshot | None = None
-        self._chunks: dict[str, Chunk] = {}
+        self._documents: OrderedDict[tuple[str, str], DocumentIndex] = OrderedDict()
+        self._documents_lock = Lock()
+        self._cache_size = cache_size
 
     def current(self) -> IndexSnapshot:
         """The snapshot of the committed head, caught up first if the head moved."""
@@ -80,6 +94,30 @@ class SnapshotReader:
         """Whether no generation was committed since `snapshot`."""
         return self._store.head().generation == snapshot.generation
 
+    def document(self, snapshot: IndexSnapshot, doc_id: str) -> DocumentIndex:
+        """A document of the snapshot, with its items and their vectors.
+
+        Raises:
+            StaleReadError: the store no longer holds the snapshot's version (a writer swept
+                it after committing a newer one): take the current snapshot and ask again.
+        """
+        record = snapshot.records[doc_id]
+        key = (doc_id, record.doc_hash)
+        with self._documents_lock:
+            cached = self._documents.get(key)
+            if cached is not None:
+                self._documents.move_to_end(key)
+                return cached
+        chunks = [_as_recorded(c, record) for c in self._store.chunks(record.chunk_ids)]
+        if len(chunks) != len(record.chunk_ids):
+            raise StaleReadError(doc_id, snapshot.generation)
+        index = DocumentIndex.build(record, chunks, self._store.item_vectors(record.chunk_ids))
+        with self._documents_lock:
+            self._documents[key] = index
+            while len(self._documents) > self._cache_size:
+                self._documents.popitem(last=False)
+        return index
+
     def _refresh(self, *, full: bool = False) -> IndexSnapshot:
         head = self._store.head()
         previous = self._snapshot
@@ -94,7 +132,6 @@ class SnapshotReader:
         manifest = self._store.manifest
         if previous is None or full or previous.collection != self._store.collection:
             records = dict(manifest.documents(head.generation).records)
-            self._chunks = {}
         else:
             records = dict(previous.records)
             changed: set[str] = set()
@@ -107,25 +144,16 @@ class SnapshotReader:
         if self._store.head().generation != head.generation:
             raise StaleReadError("head", head.generation)
         serving = _serving(records)
-        wanted = [i for docs in serving.values() for d in docs for i in records[d].chunk_ids]
-        missing = [i for i in wanted if i not in self._chunks]
-        for chunk in self._store.chunks(missing):
-            self._chunks[chunk.id] = _as_recorded(chunk, records[chunk.doc_id])
-        known = set(wanted)
-        self._chunks = {i: c for i, c in self._chunks.items() if i in known}
-        chunks = [self._chunks[i] for i in wanted if i in self._chunks]
-        if len(chunks) != len(wanted):
-            # A record names chunks that are gone: a writer's sweep ran ahead of our head.
-            raise StaleReadError("chunks", head.generation)
         catalogue = _catalogue(records, serving)
+        resolver = RoleResolver(catalogue)
         snapshot = IndexSnapshot(
             generation=head.generation,
             collection=self._store.collection,
             records=records,
             catalogue=catalogue,
-            resolver=RoleResolver(catalogue),
+            resolver=resolver,
+            planner=Planner(catalogue, resolver),
             serving=serving,
-            corpus=Corpus.of(chunks),
         )
         self._snapshot = snapshot
         return snapshot

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be been being both but by can
@@ -45,6 +48,28 @@ def tokens(text: str, *, keep_stopwords: bool = False) -> list[str]:
     found = _TOKEN.findall(fold(text))
     # Stopwords go before stemming: `does` and `this` are not words once stemmed.
     return [stem(t) for t in found if keep_stopwords or t not in STOPWORDS]
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def term_key(token: str) -> str:
+    """The comparison key of a word: its Porter2 stem (`measured`, `measurement` -> `measur`).
+
+    Plurals of acronyms are dropped first (`kpis` -> `kpi`), which Porter2 leaves alone.
+    """
+    return str(_STEMMER.stemWord(stem(token)))
+
+
+def key_sequence(text: str) -> list[str]:
+    """The keys of every word of a text, in order, stopwords included (for phrase matching)."""
+    return [term_key(t) for t in _TOKEN.findall(fold(text))]
+
+
+def keys(text: str) -> set[str]:
+    """The keys of a text's words, without stopwords and single characters."""
+    return {term_key(t) for t in tokens(text) if len(t) > 1}
 
 
 def edit_distance(a: str, b: str, limit: int = 2) -> int:

@@ -1,0 +1,116 @@
+"""Evidence at the level of items: how well each bullet, row or sentence answers a question.
+
+Three signals, each in [0, 1], read off a `DocumentIndex`:
+
+- `dense`: cosine similarity of the item's stored vector (the item embedded with its heading
+  path) and the question's vector;
+- `lexical`: the share of the question's topic-term weight the item contains (topic terms are
+  what is left of the question after roles, section cues, scopes and request words);
+- `place`: whether the item sits in a section the question asks for, and in the subsection
+  its scope or its words name.
+
+How they combine into an answer of the right size is `assistant.selection`'s job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.corpus import DocumentIndex
+from assistant.items import Item
+from assistant.planning import Plan
+from assistant.text import edit_distance, fold, keys
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One item and its evidence for one question."""
+
+    item: Item
+    position: int
+    dense: float
+    lexical: float
+
+
+def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> list[Scored]:
+    """Every item of a document with its evidence, in document order."""
+    dense = _dense(index, query)
+    weights = {t: index.weight(t) for t in plan.terms}
+    total = sum(weights.values())
+    scored = []
+    for position, (item, found) in enumerate(zip(index.items, index.item_keys, strict=True)):
+        lexical = sum(w for t, w in weights.items() if t in found) / total if total else 0.0
+        scored.append(Scored(item, position, float(dense[position]), lexical))
+    return scored
+
+
+def unsupported_terms(plan: Plan, words: frozenset[str]) -> dict[str, str]:
+    """The topic terms no word of `words` spells (allowing a typo or two in long words)."""
+    missing: dict[str, str] = {}
+    for key, word in plan.terms.items():
+        if key in words or word.isdigit():
+            continue
+        limit = 0 if len(key) < 5 else 1 if len(key) < 9 else 2
+        if limit and any(edit_distance(key, known, limit) <= limit for known in words):
+            continue
+        missing[key] = word
+    return missing
+
+
+def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> dict[str, float]:
+    """How strongly the question names each subsection of the given sections.
+
+    A scope hint whose heading phrase the subsection title holds counts 2; each question word
+    the title holds that not every subsection of its section shares counts 1.
+    """
+    titles: dict[str, tuple[str, str]] = {}
+    for item in index.items:
+        if item.chunk.section_key in sections and item.chunk.subsection:
+            titles.setdefault(item.chunk.subsection, (item.chunk.section_key, item.chunk.section))
+    if not titles:
+        return {}
+    question = plan.words
+    title_keys = {t: keys(t) for t in titles}
+    common: dict[str, set[str]] = {}
+    for title, (key, _) in titles.items():
+        shared = common.get(key)
+        common[key] = set(title_keys[title]) if shared is None else shared & title_keys[title]
+    scores: dict[str, float] = {}
+    for title, (key, _) in titles.items():
+        score = float(len((question & title_keys[title]) - common[key]))
+        folded = fold(title)
+        for scope in plan.scopes:
+            if scope.section == key and any(_has_phrase(folded, h) for h in scope.heading):
+                score += 2.0
+        scores[title] = score
+    return scores
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(fold(phrase))}(?![a-z0-9])", text) is not None
+
+
+def _dense(index: DocumentIndex, query: Sequence[float]) -> np.ndarray:
+    vectors = index.vectors
+    if not len(index.items) or vectors.shape[1] != len(query):
+        return np.zeros(len(index.items), dtype=np.float32)
+    vector = np.asarray(query, dtype=np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vectors @ (vector / norm) if norm else np.zeros(len(index.items), dtype=np.float32)
+
+
+def best(scored: Sequence[Scored], attribute: str) -> float:
+    """The highest value of one signal among some scored items (0 when there are none)."""
+    return max((getattr(s, attribute) for s in scored), default=0.0)
+
+
+def by_section(scored: Sequence[Scored]) -> Mapping[str, list[Scored]]:
+    """Scored items grouped by section key, in document order."""
+    groups: dict[str, list[Scored]] = {}
+    for entry in scored:
+        groups.setdefault(entry.item.chunk.section_key, []).append(entry)
+    return groups

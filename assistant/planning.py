@@ -1,0 +1,317 @@
+"""Question planning: what a question asks, about which roles, at what scope.
+
+Everything here reads the question (and the conversation) only; no retrieval happens. The words
+it knows come from `assistant/vocabulary/`: section cues, scope hints, role spellings and the
+language of questions. What is left of a question once role names, cues, scopes and request
+words are taken out are its *topic terms*: what the answer must actually contain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Literal
+
+from assistant.models import RoleCoverage, RoleInfo, Turn
+from assistant.roles import RoleResolver, role_tokens
+from assistant.text import STOPWORDS, fold, key_sequence, term_key
+from assistant.vocabulary import Phrases, Scope, vocabulary
+
+Kind = Literal["lookup", "compare", "catalogue", "greeting"]
+_WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a question is about, as resolved before retrieval.
+
+    `sections` are the template sections the question's words ask for, strongest first;
+    `scopes` narrow them to subsections; `terms` map each topic key to the word the question
+    used for it; `words` are the keys of all the question's words but role names and stopwords,
+    `cue_words` those of the words that cued sections; `residual` is the question without its
+    role names (what is embedded to compare with items, which never name their role).
+    """
+
+    question: str
+    kind: Kind = "lookup"
+    roles: list[RoleInfo] = field(default_factory=list)
+    unknown_roles: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    scopes: list[Scope] = field(default_factory=list)
+    terms: dict[str, str] = field(default_factory=dict)
+    words: frozenset[str] = frozenset()
+    cue_words: frozenset[str] = frozenset()
+    residual: str = ""
+    catalogue_filter: CatalogueFilter | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def broad(self) -> bool:
+        """Whether the question names nothing beyond sections and scopes."""
+        return not self.terms
+
+
+@dataclass(frozen=True)
+class CatalogueFilter:
+    """What a catalogue question narrows the roles to (nothing: every role)."""
+
+    coverage: RoleCoverage | None = None
+    title_words: frozenset[str] = frozenset()
+
+    def apply(self, catalogue: list[RoleInfo]) -> list[RoleInfo]:
+        """The roles that pass the filter."""
+        roles = [r for r in catalogue if self.coverage is None or r.coverage is self.coverage]
+        if self.title_words:
+            roles = [r for r in roles if self.title_words & set(role_tokens(r.role))]
+        return roles
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A question's words once role names, scopes and cues are found in it."""
+
+    sections: list[str]
+    scopes: list[Scope]
+    terms: dict[str, str]
+    words: list[str]
+    cue_words: frozenset[str]
+
+
+class Planner:
+    """Plans questions against one catalogue of roles."""
+
+    def __init__(self, catalogue: list[RoleInfo], resolver: RoleResolver) -> None:
+        self._catalogue = catalogue
+        self._resolver = resolver
+        self._title_vocabulary = {t for r in catalogue for t in role_tokens(r.role)}
+
+    def plan(
+        self, question: str, history: Sequence[Turn] = (), explicit_role: str | None = None
+    ) -> Plan:
+        """The plan of a standalone question in its conversation."""
+        if _is_greeting(question):
+            return Plan(question, kind="greeting")
+        roles, unknown, suggestions = self._roles(question, explicit_role)
+        reading = read_question(question, roles)
+        plan = Plan(
+            question,
+            roles=roles,
+            unknown_roles=unknown,
+            suggestions=suggestions,
+            sections=reading.sections,
+            scopes=reading.scopes,
+            terms=reading.terms,
+            words=frozenset(term_key(w) for w in reading.words if w not in STOPWORDS),
+            cue_words=reading.cue_words,
+            residual=" ".join(reading.words) or question,
+        )
+        if not roles and all(self._is_title_filter(u) for u in unknown):
+            catalogue = self._catalogue_filter(reading)
+            if catalogue is not None:
+                return replace(plan, kind="catalogue", sections=[], catalogue_filter=catalogue)
+        if history:
+            plan = self._follow_up(plan, reading, history)
+        if len(plan.roles) >= 2 and _compares(reading.words, question):
+            plan = replace(plan, kind="compare")
+        if plan.roles and not plan.sections and not plan.terms:
+            # "What does a X do?", "Tell me about X": what the role is.
+            plan = replace(plan, sections=["summary"])
+        return plan
+
+    def _roles(
+        self, question: str, explicit_role: str | None
+    ) -> tuple[list[RoleInfo], list[str], list[str]]:
+        if explicit_role:
+            found = self._resolver.find(explicit_role)
+            if found is None:
+                return [], [explicit_role], self._resolver.suggest(explicit_role)
+            return [found], [], []
+        resolution = self._resolver.resolve(question)
+        return resolution.roles, resolution.unknown, resolution.suggestions
+
+    def _is_title_filter(self, phrase: str) -> bool:
+        """Whether an unknown role phrase is only words of known titles ("director level")."""
+        words = role_tokens(phrase)
+        return bool(words) and set(words) <= self._title_vocabulary
+
+    def _catalogue_filter(self, reading: _Reading) -> CatalogueFilter | None:
+        """The filter of a request to list the roles, or None when the question is another."""
+        words = vocabulary().questions.catalogue
+        nouns = {tuple(key_sequence(n)) for n in words.nouns}
+        keys = [term_key(w) for w in reading.words]
+        if not any(_contains(keys, noun) for noun in nouns):
+            return None
+        if set(reading.sections) - {"summary"}:
+            return None  # "which roles have KPIs on MTTR?" asks about content
+        allowed = words.words | words.full | words.summary | STOPWORDS
+        noun_words = {w for n in words.nouns for w in _WORD.findall(fold(n))}
+        titles: set[str] = set()
+        for word in reading.words:
+            if word in allowed or word in noun_words or word in vocabulary().questions.request:
+                continue
+            canonical = role_tokens(word)
+            if canonical and set(canonical) <= self._title_vocabulary:
+                titles.update(canonical)
+                continue
+            return None  # a word that is neither a request nor a title: not a listing
+        present = set(reading.words)
+        coverage = None
+        if present & words.full:
+            coverage = RoleCoverage.FULL
+        elif present & words.summary:
+            coverage = RoleCoverage.SUMMARY
+        return CatalogueFilter(coverage, frozenset(titles))
+
+    def _follow_up(self, plan: Plan, reading: _Reading, history: Sequence[Turn]) -> Plan:
+        """Carry the conversation's roles and sections into a question that leaves them out."""
+        previous_roles, previous = self._previous(history)
+        if not plan.roles and not plan.unknown_roles and previous_roles:
+            plan = replace(
+                plan, roles=previous_roles, notes=[*plan.notes, "roles from the conversation"]
+            )
+        elif (
+            len(plan.roles) == 1
+            and _compares(reading.words, plan.question)
+            and any(r not in plan.roles for r in previous_roles)
+        ):
+            # "How does that compare with the DevOps Director?"
+            roles = [r for r in previous_roles if r not in plan.roles] + plan.roles
+            plan = replace(plan, roles=roles, kind="compare")
+        carry = not plan.terms or _refers_back(plan.question)
+        if plan.roles and not plan.sections and previous is not None and carry:
+            plan = replace(
+                plan,
+                sections=previous.sections,
+                scopes=previous.scopes or plan.scopes,
+                notes=[*plan.notes, "sections from the conversation"],
+            )
+        return plan
+
+    def _previous(self, history: Sequence[Turn]) -> tuple[list[RoleInfo], _Reading | None]:
+        """The roles and the reading the conversation was last about (latest user turn first)."""
+        roles: list[RoleInfo] = []
+        reading: _Reading | None = None
+        for turn in reversed(history):
+            if turn.role != "user":
+                continue
+            turn_roles = self._resolver.resolve(turn.content).roles
+            if not roles:
+                roles = turn_roles
+            if reading is None:
+                candidate = read_question(turn.content, turn_roles or roles)
+                if set(candidate.sections) - {"summary"}:
+                    reading = candidate
+            if roles and reading is not None:
+                break
+        return roles, reading
+
+
+def read_question(question: str, roles: Sequence[RoleInfo]) -> _Reading:
+    """Find the scopes, section cues and topic terms of a question (role names left out)."""
+    vocab = vocabulary()
+    names = {t for r in roles for t in (*role_tokens(r.role), *_WORD.findall(fold(r.role)))}
+    words = [w for w in _WORD.findall(fold(question)) if not _names_role(w, names)]
+    keys = [term_key(w) for w in words]
+    used = [False] * len(words)
+
+    scopes: list[Scope] = []
+    for scope in vocab.scopes:
+        if _claim(keys, used, Phrases(phrases=scope.question).sequences):
+            scopes.append(scope)
+
+    strong: dict[str, int] = {}
+    weak: dict[str, int] = {}
+    before_cues = list(used)
+    for kind in vocab.sections:
+        strength = _claim(keys, used, kind.cue_sequences)
+        if strength:
+            strong[kind.key] = strength
+    strong_used = list(used)
+    for kind in vocab.sections:
+        strength = _claim(keys, used, kind.weak_cue_sequences)
+        if strength:
+            weak[kind.key] = strength
+    counted = used if not strong else strong_used
+    cue_words = frozenset(
+        k
+        for k, was, now, word in zip(keys, before_cues, counted, words, strict=True)
+        if now and not was and word not in STOPWORDS
+    )
+    cued = strong or weak
+    sections = sorted(cued, key=lambda k: (-cued[k], vocab.section_keys.index(k)))
+    for scope in scopes:
+        if scope.section not in sections:
+            sections.append(scope.section)
+
+    requests = _request_keys()
+    terms: dict[str, str] = {}
+    for word, key, taken in zip(words, keys, used, strict=True):
+        if not taken and word not in STOPWORDS and key not in requests and len(word) > 1:
+            terms.setdefault(key, word)
+    return _Reading(sections, scopes, terms, words, cue_words)
+
+
+@cache
+def _request_keys() -> frozenset[str]:
+    """The keys of request words and catalogue nouns: never a question's topic."""
+    questions = vocabulary().questions
+    words = [*questions.request, *questions.catalogue.nouns]
+    return frozenset(k for w in words for k in key_sequence(w))
+
+
+def _names_role(word: str, names: set[str]) -> bool:
+    canonical = role_tokens(word)
+    return (bool(canonical) and set(canonical) <= names) or word in names
+
+
+def _claim(keys: list[str], used: list[bool], sequences: Sequence[tuple[str, ...]]) -> int:
+    """Mark the unclaimed runs of `keys` that match any sequence; the number of keys claimed."""
+    claimed = 0
+    for sequence in sequences:
+        size = len(sequence)
+        for start in range(len(keys) - size + 1):
+            window = range(start, start + size)
+            if tuple(keys[start : start + size]) == sequence and not any(used[i] for i in window):
+                for i in window:
+                    used[i] = True
+                claimed += size
+    return claimed
+
+
+def _contains(keys: list[str], sequence: tuple[str, ...]) -> bool:
+    size = len(sequence)
+    return any(tuple(keys[i : i + size]) == sequence for i in range(len(keys) - size + 1))
+
+
+def _is_greeting(question: str) -> bool:
+    words = _WORD.findall(fold(question))
+    greetings = [_WORD.findall(fold(g)) for g in vocabulary().questions.greetings]
+    remaining = list(words)
+    for greeting in sorted(greetings, key=len, reverse=True):
+        size = len(greeting)
+        i = 0
+        while i + size <= len(remaining):
+            if remaining[i : i + size] == greeting:
+                del remaining[i : i + size]
+            else:
+                i += 1
+    return bool(words) and len(remaining) < len(words) and all(w in STOPWORDS for w in remaining)
+
+
+def _compares(words: list[str], question: str) -> bool:
+    folded = f" {' '.join(_WORD.findall(fold(question)))} "
+    return bool(set(words) & vocabulary().questions.comparison) or any(
+        f" {joiner} " in folded for joiner in ("and", "or", "vs")
+    )
+
+
+def _refers_back(question: str) -> bool:
+    folded = f" {' '.join(_WORD.findall(fold(question)))} "
+    return any(f" {' '.join(_WORD.findall(fold(p)))} " in folded for p in _follow_up_words())
+
+
+def _follow_up_words() -> list[str]:
+    return vocabulary().questions.follow_up
