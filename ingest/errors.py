@@ -16,3 +16,4 @@ class SourceError(BlueprintsError):
     def __init__(self, path: Path | str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
+        self.problem = problem

@@ -130,7 +130,12 @@ class Ingestor:
                 failed.add(source)
                 progress("parse", done, len(files))
                 continue
-            for blueprint in parsed:
+            for problem in parsed.problems:
+                report.errors.append(IngestError(source=source, message=str(problem)))
+            if parsed.problems:
+                # Documents of a post that failed this time are kept, not pruned.
+                failed.add(source)
+            for blueprint in parsed.blueprints:
                 blueprint = blueprint.model_copy(update={"source": source})
                 previous = blueprints.get(blueprint.doc_id)
                 if previous is None or _newer(blueprint, previous):
