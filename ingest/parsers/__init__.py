@@ -102,7 +102,8 @@ def _read_text(path: Path) -> str:
     except OSError as err:
         msg = f"cannot be read ({err.strerror or err}); check the path and permissions"
         raise SourceError(path, msg) from None
-    text = _decode(raw, path)
+    # A file converted twice keeps a second byte-order mark, which would hide its JSON or HTML.
+    text = _decode(raw, path).lstrip("\ufeff")
     if not text.strip():
         raise SourceError(path, f"is empty; {_EXPECTED}")
     return text

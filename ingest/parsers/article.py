@@ -3,7 +3,9 @@
 WordPress post content, saved HTML pages and rendered Markdown all arrive here as a soup. The
 section headings are found first; the element holding most of them is the article, and site
 chrome (navigation, sidebars, share buttons, cookie banners, comments, footers) inside it is
-dropped by tag, class and wording.
+dropped by tag, class and wording. A bullet keeps its sub-bullets as its children, however the
+page writes them: nested lists, en-dash lines, or flat lists where `Item:` introduces the
+items after it.
 """
 
 from __future__ import annotations
@@ -325,20 +327,19 @@ def _split_pseudo_bullets(lines: list[str]) -> tuple[str, list[ListItem]]:
     A pseudo-bullet indented deeper than the bullet before it is that bullet's sub-bullet.
     """
     lead: list[str] = []
-    bullets: list[tuple[int, str]] = []
+    bullets: list[tuple[int, list[str]]] = []
     for line in lines:
         bullet = _PSEUDO_BULLET.match(line)
         if bullet:
-            bullets.append((len(line) - len(line.lstrip()), line[bullet.end() :]))
+            bullets.append((len(line) - len(line.lstrip()), [line[bullet.end() :]]))
         elif bullets:
-            indent, text = bullets[-1]
-            bullets[-1] = (indent, f"{text} {line}")
+            bullets[-1][1].append(line)
         else:
             lead.append(line)
     items: list[ListItem] = []
     top_indent = 0
-    for indent, raw in bullets:
-        text = clean(raw)
+    for indent, wrapped in bullets:
+        text = clean(" ".join(wrapped))
         if not text:
             continue
         if items and indent > top_indent:
@@ -355,11 +356,11 @@ def _text_blocks(lines: list[str]) -> list[Block]:
     lead, bullets = _split_pseudo_bullets(lines)
     blocks = [Block(kind="paragraph", text=lead)] if lead else []
     if bullets:
-        blocks.append(Block(kind="bullets", items=group_under_colons(bullets)))
+        blocks.append(Block(kind="bullets", items=_group_under_colons(bullets)))
     return blocks
 
 
-def group_under_colons(items: list[ListItem]) -> list[ListItem]:
+def _group_under_colons(items: list[ListItem]) -> list[ListItem]:
     """A list written flat, where an item ending with ":" introduces the items after it.
 
     WordPress editors write sub-bullets as siblings (`Review health dashboards for:`, then
@@ -384,7 +385,7 @@ def group_under_colons(items: list[ListItem]) -> list[ListItem]:
 
 def _list_items(list_tag: Tag) -> list[ListItem]:
     """The items of a list, each with its nested items and pseudo-bullets as its children."""
-    return group_under_colons(_nested_items(list_tag))
+    return _group_under_colons(_nested_items(list_tag))
 
 
 def _nested_items(list_tag: Tag) -> list[ListItem]:
@@ -401,8 +402,9 @@ def _li_items(li: Tag) -> list[ListItem]:
     parent to keep: what it holds are items in their own right.
     """
     parts: list[ListItem] = []
-    has_lead = False
+    starts_with_text = False
     run: list[PageElement] = []
+    # `None` ends the last run of text.
     for child in [*li.children, None]:
         if child is not None and not (isinstance(child, Tag) and child.name in _LIST_TAGS):
             run.append(child)
@@ -410,12 +412,12 @@ def _li_items(li: Tag) -> list[ListItem]:
         lead, bullets = _split_pseudo_bullets(text_lines(run))
         run = []
         if lead:
-            has_lead = has_lead or not parts
+            starts_with_text = starts_with_text or not parts
             parts.append(ListItem(text=lead))
         parts.extend(bullets)
         if child is not None:
             parts.extend(_nested_items(child))
-    if not has_lead:
+    if not starts_with_text:
         return parts
     first, *rest = parts
     return [ListItem(text=first.text, children=[t for p in rest for t in (p.text, *p.children)])]

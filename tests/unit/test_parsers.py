@@ -1012,3 +1012,42 @@ def test_parse_wordpress_post_raises_source_error_naming_the_post() -> None:
     assert str(raised.value).startswith(
         "https://example.com/wp-json/wp/v2/posts/301: the post (id 301, Hello world!) is not a"
     )
+
+
+# --- regressions found by fuzzing (test_parser_fuzz.py) and review ---------------------
+
+
+def test_json_with_a_second_byte_order_mark_is_still_json(tmp_path: Path) -> None:
+    data = codecs.BOM_UTF8 + "\ufeff".encode() + POSTS_LIST.read_bytes()
+    roles = [b.role for b in parse_all(_write(tmp_path / "posts.json", data))]
+    assert roles == ["Head of DevOps", "Director of SRE"]
+
+
+def test_listing_skips_a_title_too_long_to_be_a_role(tmp_path: Path) -> None:
+    junk = '{"id": 1, "title": "Head of DevOps: Role Blueprint", "x": "' + "y" * 200 + '"}'
+    path = _write(
+        tmp_path / "roles.txt",
+        f"HTTP/1.1 200 OK\n\n{junk}\n\nDirector of SRE: Role Blueprint\n"
+        "The Director of SRE leads reliability.\n".encode(),
+    )
+    assert [b.role for b in parse_all(path)] == ["Director of SRE"]
+
+
+def test_front_matter_with_long_padded_lines_is_read(tmp_path: Path) -> None:
+    # The old field pattern backtracked quadratically: this header took minutes to read.
+    padding = " " * 100_000
+    path = _write(
+        tmp_path / "page.md",
+        f"---\ntitle:{padding}Director of Testing{padding}\nnot a field{padding}x\n"
+        f"url : https://example.com/testing\n---\n\n## 1) Role Summary\n\nTests.\n"
+        f"{_OTHER_SECTIONS_MD}".encode(),
+    )
+    blueprint = parse_one(path)
+    assert (blueprint.role, blueprint.url) == ("Director of Testing", "https://example.com/testing")
+
+
+def test_pseudo_bullet_with_many_wrapped_lines_is_one_item(tmp_path: Path) -> None:
+    body = "<p>Works with:\n&#8211; Product\n" + "and more\n" * 20_000 + "</p>"
+    ((text, children),) = summary_items(tmp_path, "page.html", body)
+    assert text.startswith("Product and more and more") and len(text) == len("Product") + 9 * 20_000
+    assert children == []
