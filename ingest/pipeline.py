@@ -144,7 +144,9 @@ def read_sources(paths: Sequence[Path], progress: ProgressCallback | None = None
             errors.append(IngestError(source=source, message=str(exc)))
             tick("parse", done, len(files))
             continue
-        for blueprint in parsed:
+        # A broken post of a list: the file's other posts are still read.
+        errors.extend(IngestError(source=source, message=str(p)) for p in parsed.problems)
+        for blueprint in parsed.blueprints:
             blueprint = blueprint.model_copy(update={"source": source})
             previous = blueprints.get(blueprint.doc_id)
             if previous is None or _newer(blueprint, previous):

@@ -41,6 +41,9 @@ _READ_MORE = re.compile(r"\s*\b(?:read\s+more|continue\s+reading)\b\W*$", re.IGN
 # WordPress ends a cut excerpt with "[…]".
 _EXCERPT_CUT = re.compile(r"\s*\[(?:…|\.\.\.)\]$")
 _SUMMARY_KEY = "summary"
+# Role names are a few words; a longer "title" is some other text that mentions a role
+# blueprint (JSON or a log shown as text, a sentence of an article).
+MAX_ROLE_CHARS = 100
 
 
 @dataclass
@@ -101,7 +104,11 @@ def parse_listing(soup: BeautifulSoup, path: Path) -> list[Blueprint]:
 def _blueprints(entries: list[_Entry], path: Path) -> list[Blueprint]:
     blueprints: dict[str, Blueprint] = {}
     for entry in entries:
-        key = role_id(role_title(entry.title))
+        role = role_title(entry.title)
+        key = role_id(role)
+        if not key or len(role) > MAX_ROLE_CHARS:
+            logger.warning("%s: skipped %.80r: its title names no role", path, entry.title)
+            continue
         if not entry.paragraphs:
             logger.warning("%s: skipped %r: the listing gives it no summary", path, entry.title)
             continue

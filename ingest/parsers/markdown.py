@@ -22,7 +22,8 @@ from ingest.parsers.html import PageMeta, page_meta, parse_page
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 _CONVERTER_HEADER = re.compile(r"\A(Title:.*?)\n[ \t]*Markdown Content:[ \t]*\n", re.DOTALL)
-_FIELD = re.compile(r"^\s*([A-Za-z][\w ]*?)\s*:\s*(.*?)\s*$")
+# Greedy and stripped afterwards: lazy groups around `\s*` take quadratic time on long lines.
+_FIELD = re.compile(r"^\s*([A-Za-z][\w \t]*):(.*)$")
 _URL_KEYS = ("url", "url source", "canonical", "canonical_url", "link", "source_url")
 _MODIFIED_KEYS = ("modified", "updated", "last_modified", "date_modified", "published time", "date")
 
@@ -50,5 +51,5 @@ def _split_header(text: str) -> tuple[dict[str, str], str]:
     for line in header[1].splitlines():
         field = _FIELD.match(line)
         if field:
-            fields[field[1].lower()] = field[2].strip("\"'")
+            fields[field[1].strip().lower()] = field[2].strip().strip("\"'")
     return fields, text[header.end() :]
