@@ -216,8 +216,6 @@ class AnswerLog:
     def store_answer(self, answer: Answer, *, question: str, source: Source) -> None:
         """Keep an answer as it was served, with the question as it was asked."""
         trace = answer.trace
-        # Read defensively: the index generation is a newer field of the trace.
-        generation = getattr(trace, "generation", None)
         row = (
             answer.id,
             _now(),
@@ -227,7 +225,7 @@ class AnswerLog:
             answer.coverage.value,
             json.dumps(answer.roles),
             trace.answerer,
-            generation if isinstance(generation, int) else None,
+            trace.generation,
             answer.model_dump_json(),
         )
         with self._lock:

@@ -20,6 +20,7 @@ _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _REMOVED = "\ufdd0"
 _REMOVED_RUN = re.compile(r"[ \t]*\ufdd0(?:[ \t]*\ufdd0)*[ \t]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(\[])")
+_TRAILING_MARKERS = re.compile(r"(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+\s*$")
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,12 @@ def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer
     def rewrite(match: re.Match[str]) -> str:
         kept: list[int] = []
         claim = _claim_around(draft.text, match.start(), match.end())
+        sentence = _sentence_before(draft.text, match.start())
         for number in dict.fromkeys(int(part) for part in match.group(1).split(",")):
             if not 1 <= number <= len(passages):
                 note = f"[{number}]: no such passage ({len(passages)} given)"
-            elif not _supports(passages[number - 1], claim):
-                note = f"[{number}]: passage {number} shares nothing with its claim {claim[:60]!r}"
+            elif not _supports(passages[number - 1], sentence):
+                note = f"[{number}]: passage {number} shares nothing with {sentence[:60]!r}"
             else:
                 if number not in renumbered:
                     renumbered[number] = len(renumbered) + 1
@@ -80,14 +82,25 @@ def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer
     return ValidatedAnswer(text=text, citations=citations, dropped=dropped)
 
 
-def _supports(passage: Passage, claim: str) -> bool:
-    """Whether a passage shares any content word with the claim that cites it.
+def _supports(passage: Passage, sentence: str) -> bool:
+    """Whether a passage shares any content word with the sentence that cites it.
 
-    A claim with no content words of its own (a marker alone on a line) cites what follows,
-    which cannot be judged here: it is kept.
+    A marker whose sentence has no content words of its own ("Again [3]", a marker opening a
+    line) cannot be judged by its words: it is kept.
     """
-    wanted = keys(claim)
+    wanted = keys(sentence)
     return not wanted or bool(wanted & keys(passage.quote or passage.chunk.text))
+
+
+def _sentence_before(text: str, start: int) -> str:
+    """The words between the previous sentence end (or marker, or line start) and a marker."""
+    line_start = text.rfind("\n", 0, start) + 1
+    # Markers right before this one ("[1][3]") cite the same sentence.
+    before = _TRAILING_MARKERS.sub("", text[line_start:start])
+    last = before
+    for found in _MARKER.finditer(before):
+        last = before[found.end() :]
+    return _SENTENCE_END.split(last)[-1]
 
 
 def best_supporting_line(chunk: Chunk, claim: str) -> str:

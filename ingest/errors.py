@@ -28,3 +28,4 @@ class SyncError(BlueprintsError):
     def __init__(self, url: str, problem: str) -> None:
         super().__init__(f"{url}: {problem}")
         self.url = url
+        self.problem = problem

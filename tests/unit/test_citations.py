@@ -123,13 +123,29 @@ def test_markers_are_renumbered_densely_in_order_of_first_appearance(
 
 
 def test_grouped_and_adjacent_markers(passages: list[Passage]) -> None:
-    text = "The VP owns the roadmap [2, 5, 2] and uptime [3,1][1]."
+    text = "The VP owns the roadmap [2, 5, 2] and the uptime target and next roles [3,1][1]."
 
     result = validate_citations(draft(text), passages)
 
-    assert result.text == "The VP owns the roadmap [1] and uptime [2, 3][3]."
+    assert result.text == (
+        "The VP owns the roadmap [1] and the uptime target and next roles [2, 3][3]."
+    )
     assert [c.chunk_id for c in result.citations] == ["chunk-2", "chunk-3", "chunk-1"]
     assert result.dropped == ["[5]: no such passage (3 given)"]
+
+
+def test_a_cited_passage_that_shares_nothing_with_its_sentence_is_dropped_and_logged(
+    passages: list[Passage], caplog: pytest.LogCaptureFixture
+) -> None:
+    text = "Uptime is tracked monthly [1][3]. Typical next roles include CTO [3]."
+
+    with caplog.at_level(logging.WARNING, logger="assistant.citations"):
+        result = validate_citations(draft(text), passages)
+
+    assert result.text == "Uptime is tracked monthly [1]. Typical next roles include CTO [2]."
+    assert [c.chunk_id for c in result.citations] == ["chunk-1", "chunk-3"]
+    assert len(result.dropped) == 1 and "shares nothing" in result.dropped[0]
+    assert "shares nothing" in caplog.text
 
 
 def test_draft_quote_found_verbatim_is_kept(passages: list[Passage]) -> None:

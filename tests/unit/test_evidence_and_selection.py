@@ -1,0 +1,239 @@
+"""Items, their evidence, and how much of a blueprint selection answers with.
+
+A small blueprint is written out as chunks and paired with hand-made item vectors, so each test
+asserts an exact selection without the embedding model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.corpus import DocumentIndex
+from assistant.evidence import score_items, subsection_scores, unsupported_terms
+from assistant.items import chunk_items, embedding_text
+from assistant.manifest import DocumentRecord
+from assistant.models import Chunk, RoleCoverage, RoleInfo
+from assistant.planning import Planner
+from assistant.roles import RoleResolver
+from assistant.selection import Thresholds, select
+
+ROLE = "Head of Testing"
+LIMITS = Thresholds(
+    topic_share=0.5, runner_up=0.75, max_items=5, dense_answer=0.45, dense_incidental=0.5
+)
+
+# (section heading, section key, subsection, kind, body lines)
+LAYOUT = [
+    ("1) Role Summary", "summary", "", "text", ["The Head of Testing owns quality. It is new."]),
+    (
+        "4) Day-to-Day Activities",
+        "day_to_day",
+        "Daily activities",
+        "text",
+        ["- Review flaky test dashboards:", "  - Failure rates by suite", "- Triage escalations"],
+    ),
+    (
+        "4) Day-to-Day Activities",
+        "day_to_day",
+        "Weekly activities",
+        "text",
+        ["- Quality review with product leads", "- Coach test leads in 1:1s"],
+    ),
+    (
+        "6) Goals, Objectives, and Milestones",
+        "goals",
+        "30-day goals",
+        "text",
+        ["- Audit the current test estate", "- Meet every team lead"],
+    ),
+    (
+        "6) Goals, Objectives, and Milestones",
+        "goals",
+        "6-month milestones",
+        "text",
+        ["- Halve the flaky test rate"],
+    ),
+    (
+        "7) KPIs and Productivity Metrics",
+        "kpis",
+        "",
+        "table",
+        [
+            "- Metric name: Escaped defects | Example target / benchmark: < 2 per release | Frequency: Weekly",
+            "- Metric name: Flaky test rate | Example target / benchmark: < 1% | Frequency: Weekly",
+            "- Metric name: Suite duration | Example target / benchmark: < 15 min | Frequency: Monthly",
+        ],
+    ),
+    (
+        "12) Stakeholders and Collaboration Map",
+        "stakeholders",
+        "Internal stakeholders",
+        "text",
+        [
+            "- VP Engineering (Reports To):",
+            "  - Sets the quality bar",
+            "- Product managers:",
+            "  - Agree release criteria",
+            "- Support leads",
+        ],
+    ),
+]
+
+
+def build_index(vectors: dict[str, list[float]] | None = None) -> DocumentIndex:
+    """The layout as a document index; `vectors` maps an item's text to its vector."""
+    chunks = []
+    for position, (section, key, subsection, kind, lines) in enumerate(LAYOUT):
+        path = " > ".join(p for p in (ROLE, section, subsection) if p)
+        chunks.append(
+            Chunk(
+                id=f"c{position}",
+                text="\n".join([path, *lines]),
+                role=ROLE,
+                role_id="head-of-testing",
+                doc_id="d",
+                doc_hash="h",
+                coverage=RoleCoverage.FULL,
+                section=section,
+                section_key=key,
+                section_number=int(section.split(")")[0]),
+                subsection=subsection,
+                kind=kind,  # type: ignore[arg-type]
+                source="test",
+                content_hash=str(position),
+                position=position,
+            )
+        )
+    record = DocumentRecord(doc_id="d", doc_hash="h", generation=1, role=ROLE)
+    stored = {}
+    for chunk in chunks:
+        rows = [(vectors or {}).get(i.text, [0.0, 0.0, 1.0]) for i in chunk_items(chunk)]
+        stored[chunk.id] = np.asarray(rows, dtype=np.float32)
+    return DocumentIndex.build(record, chunks, stored)
+
+
+@pytest.fixture(scope="module")
+def planner() -> Planner:
+    catalogue = [
+        RoleInfo(
+            role=ROLE, id="head-of-testing", coverage=RoleCoverage.FULL, sections=[], source="t"
+        )
+    ]
+    return Planner(catalogue, RoleResolver(catalogue))
+
+
+def choose(
+    planner: Planner, question: str, query: list[float] | None = None, **vectors: list[float]
+):
+    index = build_index({k.replace("_", " "): v for k, v in vectors.items()})
+    plan = planner.plan(question)
+    return select(index, plan, score_items(index, plan, query or [1.0, 0.0, 0.0]), LIMITS)
+
+
+def texts(selection) -> list[str]:  # type: ignore[no-untyped-def]
+    return [item.text for item in selection.items]
+
+
+# -- items -----------------------------------------------------------------------------------
+
+
+def test_a_bullet_keeps_its_sub_bullets_and_its_quote_is_verbatim() -> None:
+    index = build_index()
+    (review, triage) = [i for i in index.items if i.chunk.subsection == "Daily activities"]
+    assert review.children == ("Failure rates by suite",) and triage.children == ()
+    assert review.quote in review.chunk.text
+    assert review.quote == "Review flaky test dashboards:\n  - Failure rates by suite"
+
+
+def test_prose_is_cut_into_sentences_and_rows_are_rows() -> None:
+    index = build_index()
+    summary = [i for i in index.items if i.chunk.section_key == "summary"]
+    assert [i.kind for i in summary] == ["sentence", "sentence"]
+    assert {i.kind for i in index.items if i.chunk.section_key == "kpis"} == {"row"}
+
+
+def test_an_item_is_embedded_under_its_heading_path() -> None:
+    item = next(i for i in build_index().items if i.text.startswith("Audit"))
+    assert embedding_text(item) == (
+        "Goals, Objectives, and Milestones > 30-day goals: Audit the current test estate"
+    )
+
+
+# -- how much is answered ---------------------------------------------------------------------
+
+
+def test_a_section_question_gets_the_whole_table(planner: Planner) -> None:
+    selection = choose(planner, "What KPIs does the Head of Testing own?")
+    assert selection.kind == "part" and len(selection.items) == 3
+
+
+def test_a_named_metric_gets_its_row_only(planner: Planner) -> None:
+    selection = choose(planner, "What is the flaky test rate target of the Head of Testing?")
+    assert selection.kind == "items" and texts(selection) == [
+        "Metric name: Flaky test rate | Example target / benchmark: < 1% | Frequency: Weekly"
+    ]
+
+
+def test_a_scope_hint_gets_its_subsection(planner: Planner) -> None:
+    selection = choose(planner, "What should the Head of Testing do in the first month?")
+    assert selection.kind == "part"
+    assert texts(selection) == ["Audit the current test estate", "Meet every team lead"]
+
+
+def test_each_week_gets_the_weekly_activities_not_weekly_kpis(planner: Planner) -> None:
+    selection = choose(planner, "What does the Head of Testing do each week?")
+    assert {i.chunk.subsection for i in selection.items} == {"Weekly activities"}
+
+
+def test_a_cue_word_a_few_items_spell_out_picks_them(planner: Planner) -> None:
+    selection = choose(planner, "Who does the Head of Testing report to?")
+    assert selection.kind == "items" and texts(selection) == ["VP Engineering (Reports To):"]
+    assert selection.items[0].children == ("Sets the quality bar",)
+
+
+def test_a_sub_bullet_match_answers_with_its_parent(planner: Planner) -> None:
+    selection = choose(planner, "Who agrees release criteria with the Head of Testing?")
+    assert texts(selection) == ["Product managers:"]
+
+
+def test_the_topic_outside_the_named_section_is_taken_only_when_as_close(planner: Planner) -> None:
+    question = "Which Head of Testing goal is about flaky tests?"
+    near = choose(planner, question, Halve_the_flaky_test_rate=[1.0, 0.0, 0.0])
+    assert texts(near) == ["Halve the flaky test rate"]
+
+
+# -- declining ----------------------------------------------------------------------------------
+
+
+def test_a_topic_the_blueprint_never_mentions_is_declined_naming_it(planner: Planner) -> None:
+    selection = choose(planner, "What is the salary of the Head of Testing?", query=[0.0, 1.0, 0.0])
+    assert selection.kind == "abstain" and selection.missing == ["salary"]
+
+
+def test_an_unknown_word_close_in_meaning_to_the_section_is_incidental(planner: Planner) -> None:
+    vectors = {"Halve the flaky test rate": [1.0, 0.0, 0.0]}
+    index = build_index(vectors)
+    plan = planner.plan("Which Head of Testing milestones matter most nowadays?")
+    assert "nowaday" in plan.terms
+    selection = select(index, plan, score_items(index, plan, [1.0, 0.0, 0.0]), LIMITS)
+    assert selection.kind == "part" and selection.items[0].chunk.section_key == "goals"
+
+
+def test_a_paraphrase_with_no_shared_word_needs_a_close_item(planner: Planner) -> None:
+    question = "What worries the Head of Testing at night?"
+    far = choose(planner, question, query=[0.0, 1.0, 0.0])
+    assert far.kind == "abstain"
+
+
+def test_unsupported_terms_forgive_a_typo_in_a_long_word() -> None:
+    words = frozenset({"escalat", "dashboard"})
+    plan = Planner([], RoleResolver([])).plan("triage of escalatons and dashbords")
+    assert unsupported_terms(plan, words) == {"triag": "triage"}
+
+
+def test_subsections_are_scored_by_words_they_do_not_all_share(planner: Planner) -> None:
+    index = build_index()
+    plan = planner.plan("What are the Head of Testing 6-month milestones?")
+    scores = subsection_scores(index, plan, {"goals"})
+    assert scores["6-month milestones"] > scores["30-day goals"]
