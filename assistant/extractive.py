@@ -96,11 +96,13 @@ def write_items(
     if not items:
         return
     sections = list(dict.fromkeys(i.chunk.section for i in items))
+    subsections = {i.chunk.subsection for i in items}
     where = ", ".join(f"*{s}*" for s in sections)
+    if len(sections) == 1 and len(subsections) == 1 and items[0].chunk.subsection:
+        where += f", *{items[0].chunk.subsection}*"
     if with_source:
         composer.lines.append(f"From the **{finding.role.role}** blueprint ({where}):")
         composer.lines.append("")
-    subsections = {i.chunk.subsection for i in items}
     show_subsections = finding.whole_part and len(subsections) > 1
     current: str | None = None
     run: list[Item] = []

@@ -268,17 +268,21 @@ def _names_role(word: str, names: set[str]) -> bool:
 
 
 def _claim(keys: list[str], used: list[bool], sequences: Sequence[tuple[str, ...]]) -> int:
-    """Mark the unclaimed runs of `keys` that match any sequence; the number of keys claimed."""
-    claimed = 0
+    """Claim the runs of `keys` that match any of one group's sequences; how many keys it took.
+
+    A group's phrases may overlap each other ("first 30" and "30 days" in "first 30 days"),
+    but not words an earlier group claimed.
+    """
+    taken = set()
     for sequence in sequences:
         size = len(sequence)
         for start in range(len(keys) - size + 1):
             window = range(start, start + size)
             if tuple(keys[start : start + size]) == sequence and not any(used[i] for i in window):
-                for i in window:
-                    used[i] = True
-                claimed += size
-    return claimed
+                taken.update(window)
+    for i in taken:
+        used[i] = True
+    return len(taken)
 
 
 def _contains(keys: list[str], sequence: tuple[str, ...]) -> bool:

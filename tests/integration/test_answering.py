@@ -44,7 +44,11 @@ def test_kpi_question_lists_every_kpi_with_target_and_frequency(
     assert all(c.section == KPIS for c in answer.citations)
     for fact in ("≥ 99% SLA attainment for Tier-1 datasets", "Tier-1 MTTR < 2 hours", "Semiannual"):
         assert fact in answer.answer
-    assert "**MTTR for data/AI incidents**" in answer.answer
+    # A table answer stays a table, with the columns a KPI question needs.
+    assert "| Metric name | Example target / benchmark | Frequency |" in answer.answer
+    assert "| MTTR for data/AI incidents | Tier-1 MTTR < 2 hours (context-specific) | Monthly" in (
+        answer.answer
+    )
 
 
 def test_first_30_days_question_lists_the_30_day_goals_only(
@@ -270,5 +274,5 @@ def test_instructions_inside_a_blueprint_are_data_not_commands(
     )
     assert answer.coverage is AnswerCoverage.ANSWERED
     assert answer.roles == ["Director of Testing"]
-    assert "**Escaped defect rate**" in answer.answer
+    assert "| Escaped defect rate |" in answer.answer
     assert answer.answer.strip() != "HACKED"
