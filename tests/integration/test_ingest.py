@@ -125,10 +125,15 @@ def test_changed_document_replaces_its_chunks_without_duplicates(
 
 
 def test_prune_removes_documents_no_longer_in_the_sources(
-    tmp_settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
-    ingestor(tmp_settings, embedder).ingest([WORDPRESS, LISTING])
-    report = ingestor(tmp_settings, embedder).ingest([WORDPRESS], prune=True)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(WORDPRESS, folder)
+    shutil.copy(LISTING, folder)
+    ingestor(tmp_settings, embedder).ingest([folder])
+    (folder / LISTING.name).unlink()
+    report = ingestor(tmp_settings, embedder).ingest([folder], prune=True)
     assert report.documents_pruned == 30
     assert [r.role for r in catalogue(open_store(tmp_settings))] == ["VP of Data and AI"]
 
@@ -224,5 +229,5 @@ def test_prune_keeps_the_stored_version_of_a_post_that_broke(
     report = ingestor(tmp_settings, embedder).ingest([source], prune=True)
     assert report.documents_pruned == 0 and report.documents_failed == 1
     assert "post 2 (id 202, Director of SRE" in report.errors[0].message
-    roles = {r.role for r in open_store(tmp_settings).roles()}
+    roles = {r.role for r in catalogue(open_store(tmp_settings))}
     assert roles == {"Head of DevOps", "Director of SRE"}

@@ -45,12 +45,17 @@ def llm_assistant(
 def test_llm_answer_is_grounded_in_the_passages_it_was_given(
     bundled_settings: Settings, embedder: SentenceTransformerEmbedder, stub: ChatStub
 ) -> None:
-    stub.script("The VP owns critical dataset SLA attainment [2] and MTTR for data incidents [3].")
+    # The passages are the KPI table's rows, in order: the 3rd is dataset SLAs, the 5th MTTR.
+    stub.script("The VP owns critical dataset SLA attainment [3] and MTTR for data incidents [5].")
     answer = llm_assistant(bundled_settings, embedder, stub).ask(QUESTION)
     assert answer.trace.answerer == "llm:openai:stub-model"
     assert answer.coverage is AnswerCoverage.ANSWERED
     assert [c.n for c in answer.citations] == [1, 2]
-    assert "[1]" in answer.answer and "[2]" in answer.answer and "[3]" not in answer.answer
+    assert "[1]" in answer.answer and "[2]" in answer.answer and "[5]" not in answer.answer
+    assert [c.quote.split(" | ")[0] for c in answer.citations] == [
+        "Metric name: Critical dataset SLA attainment",
+        "Metric name: MTTR for data/AI incidents",
+    ]
     texts = {c.id: c.text for c in open_store(bundled_settings).all_chunks()}
     assert all(c.quote in texts[c.chunk_id] for c in answer.citations)
     prompt = stub.received[0].messages[1]["content"]
@@ -102,10 +107,10 @@ def test_server_error_falls_back_to_extractive(
 def test_stream_relays_the_models_tokens_then_the_validated_answer(
     bundled_settings: Settings, embedder: SentenceTransformerEmbedder, stub: ChatStub
 ) -> None:
-    stub.script("Tier-1 dataset SLAs [2] and MTTR [3] [42].")
+    stub.script("Tier-1 dataset SLAs [3] and MTTR [5] [42].")
     events = list(llm_assistant(bundled_settings, embedder, stub).stream(QUESTION))
     deltas = "".join(e.text for e in events if e.kind == "delta")
-    assert deltas == "Tier-1 dataset SLAs [2] and MTTR [3] [42]."
+    assert deltas == "Tier-1 dataset SLAs [3] and MTTR [5] [42]."
     final = events[-1].answer
     assert final is not None and [c.n for c in final.citations] == [1, 2]
     assert "[42]" not in final.answer
@@ -123,7 +128,8 @@ def test_follow_up_is_condensed_by_the_model_before_retrieval(
     answer = llm_assistant(bundled_settings, embedder, stub).ask("and their KPIs?", history)
     assert len(stub.received) == 2
     assert "Tell me about the VP of Data and AI" in str(stub.received[0].messages)
-    assert answer.trace.question == "What KPIs does the VP of Data and AI own?"
+    assert answer.trace.question == "and their KPIs?"
+    assert answer.trace.standalone_question == "What KPIs does the VP of Data and AI own?"
     assert answer.roles == ["VP of Data and AI"]
 
 
