@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from assistant.settings import PROJECT_ROOT
 from evals.check_gold import default_corpus
+from evals.config import load_config
 from evals.corpus import FIXTURES_DIR, CorpusText, RoleText, read_corpus
 from evals.matching import TEMPLATE_SECTIONS
 
 FLEET = "head of robotics fleet operations"
 QUALITY = "director of quality engineering"
-FIXTURES = sorted(p for p in FIXTURES_DIR.iterdir() if p.suffix in {".html", ".md"})
+FIXTURES = [p for p in load_config().corpus_paths(PROJECT_ROOT) if FIXTURES_DIR in p.parents]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,10 @@ def test_fixtures_cover_the_template_topics_under_headings_of_their_own(
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
 def test_fixtures_say_they_are_fictional(path: Path) -> None:
     assert "FICTIONAL TEST FIXTURE" in path.read_text(encoding="utf-8")[:600]
+
+
+def test_both_fixtures_are_in_the_eval_corpus() -> None:
+    assert sorted(p.suffix for p in FIXTURES) == [".html", ".md"]
 
 
 @pytest.mark.parametrize("role", [FLEET, QUALITY])
