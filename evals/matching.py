@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
-_QUOTES = {ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord("\u201d"): '"'}
+_FOLD = str.maketrans(
+    {
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        **{"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'},
+    }
+)
 _EMPHASIS = re.compile(r"\*+|__|`")
 _SPACE = re.compile(r"\s+")
 # A section's number as blueprints print it: `7) `, `7. `, `7: `, `7 - `, `Section 7 - `.
@@ -47,9 +52,11 @@ TEMPLATE_SECTIONS: dict[str, str] = {
 SECTION_KEYS: tuple[str, ...] = tuple(TEMPLATE_SECTIONS)
 
 
+# The same headings, items and answers are compared many times over a run: cache them.
+@lru_cache(maxsize=16384)
 def normalize(text: str) -> str:
     """Text as facts are compared: case, dashes, quotes, `≥`, `&`, markdown emphasis, spaces."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
     text = text.replace("≥", ">=").replace("≤", "<=").replace("&", " and ")
     text = _EMPHASIS.sub("", text)
     return _SPACE.sub(" ", text).strip().lower()
@@ -60,6 +67,7 @@ def role_key(role: str) -> str:
     return normalize(role)
 
 
+@lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """A subsection or heading name as names are compared: case, dashes and spaces do not count.
 
@@ -68,6 +76,7 @@ def name_key(name: str) -> str:
     return _NAME_SEPARATORS.sub(" ", normalize(name)).strip(" :.")
 
 
+@lru_cache(maxsize=4096)
 def heading_name(heading: str) -> str:
     """A section heading's name without its numbering (`Section 7 — Metrics` is `metrics`)."""
     return name_key(_NUMBERING.sub("", normalize(heading)))
