@@ -413,13 +413,16 @@ def _question_section(result: QuestionResult, k: int) -> list[str]:
     for system in SYSTEMS:
         answer = result.answer_of(system)
         retrieved = "; ".join(f"{r.role} § {r.section}" for r in answer.retrieved[:k]) or "none"
-        cited = "; ".join(f"[{c.n}] {c.role} § {c.section}" for c in answer.cited) or "none"
+        cited = "; ".join(
+            f"[{c.n}] {c.role} § {c.section}" + (f" › {c.subsection}" if c.subsection else "")
+            for c in answer.cited
+        )
         missed = "; ".join(" | ".join(group) for group in answer.missed_facts) or "none"
         lines += [
             f"- **{system}**: coverage {answer.coverage}, {answer.cited_items} items cited, "
             f"{answer.latency_ms:.0f} ms" + (f", error: {answer.error}" if answer.error else ""),
             f"  - retrieved (top {k}): {retrieved}",
-            f"  - cited: {cited}",
+            f"  - cited: {cited or 'none'}",
             f"  - missed facts: {missed}",
         ]
         if answer.must_not_hits:
