@@ -12,7 +12,7 @@ from rich.console import Console
 
 from assistant.errors import BlueprintsError
 from assistant.settings import Settings
-from evals.gold import DEFAULT_GOLD_PATH
+from evals.gold import DEFAULT_GOLD_PATH, SPLITS
 from evals.report import (
     DEFAULT_BASELINE_PATH,
     DEFAULT_THRESHOLDS_PATH,
@@ -35,9 +35,18 @@ def eval_command(
     fresh_index: Annotated[
         bool,
         typer.Option(
-            "--fresh-index", help="Ingest the bundled corpus into a temporary index and use that."
+            "--fresh-index",
+            help="Ingest the eval corpus (bundled corpus and held-out fixtures, as listed in "
+            "evals/config.toml) into a temporary index and use that.",
         ),
     ] = False,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this split of the gold set: 'tuning' (to calibrate without looking at "
+            "the held-out questions) or 'heldout'."
+        ),
+    ] = None,
     update_baseline: Annotated[
         bool,
         typer.Option("--update-baseline", help="Accept this run's metrics as the baseline."),
@@ -51,6 +60,9 @@ def eval_command(
 ) -> None:
     """Answer the gold set with the assistant and the naive baseline; exit 1 below a threshold."""
     err = Console(stderr=True)
+    if split is not None and split not in SPLITS:
+        err.print(f"[red]Error:[/red] --split must be one of {', '.join(SPLITS)}, not {split!r}")
+        raise typer.Exit(2)
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -64,6 +76,7 @@ def eval_command(
                 gold,
                 fresh_index=fresh_index,
                 report_dir=report,
+                split=split,
                 thresholds_path=thresholds,
                 baseline_path=baseline,
             )

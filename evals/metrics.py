@@ -1,4 +1,4 @@
-"""Deterministic answer metrics: retrieval, citations, facts, coverage, latency.
+"""Deterministic answer metrics: retrieval, citations, items, length, facts, coverage, abstention.
 
 Every per-question metric is a float in [0, 1], or None where it does not apply (a retrieval
 metric for a question that expects no role, a precision with nothing cited); aggregates are
@@ -9,33 +9,43 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from assistant.models import Answer, AnswerCoverage, Citation, RetrievedTrace
-from assistant.sections import section_key
-from evals.gold import GoldQuestion
+from evals.gold import ABSTAIN_TAG, GoldQuestion
+from evals.matching import cited_items, heading_key, heading_name, name_key, normalize, role_key
 
 # The coverage of a question the assistant refused (`QuestionError`) or failed on.
 REFUSED = "refused"
 FAILED = "error"
+# Coverages under which nothing is answered (a refusal declines too).
+_DECLINED = frozenset({AnswerCoverage.NOT_FOUND.value, REFUSED})
 
 # Same grammar as the assistant's markers: `[1]`, `[1, 3]`; `[2024]` is not a marker.
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-_HEADING = re.compile(r"^\s*(\d+)\)\s*(.*)$")
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
-_QUOTES = {ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord("\u201d"): '"'}
-_EMPHASIS = re.compile(r"\*+|__|`")
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
 class Target:
-    """A passage a right answer rests on: a role (normalised) and a section key, or any section."""
+    """A passage a right answer rests on, and which of its items are relevant.
+
+    `role` is normalised (`role_key`). The section is a template key (`section`), a printed
+    heading (`heading`, as `heading_name` gives it), or neither (any section of the role).
+    `subsections` (as `name_key` gives them) and `items` (normalised substrings) narrow which
+    cited items are relevant; a summary-only role expected as a whole has neither.
+    """
 
     role: str
     section: str | None = None
+    heading: str | None = None
+    subsections: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+
+    @property
+    def specific(self) -> bool:
+        """Whether the target says more than its role (answer precision needs that)."""
+        return bool(self.section or self.heading or self.subsections or self.items)
 
 
 @dataclass(frozen=True)
@@ -65,10 +75,15 @@ class QuestionScores:
     missed_facts: list[list[str]] = field(default_factory=list)
     must_not_hits: list[str] = field(default_factory=list)
     citation_problems: list[str] = field(default_factory=list)
+    cited_items: int = 0
 
 
 def metric_names(k: int) -> list[str]:
-    """The per-question metrics, in report order."""
+    """The per-question metrics, in report order.
+
+    `over_count_share` is, per question, 1.0 when the answer cites more items than the
+    question needs; its mean is the share of answers over their count.
+    """
     return [
         f"section_hit@{k}",
         f"section_recall@{k}",
@@ -76,58 +91,72 @@ def metric_names(k: int) -> list[str]:
         "citation_precision",
         "citation_recall",
         "citation_validity",
+        "answer_precision",
+        "over_count_share",
         "fact_recall",
         "must_not_violations",
         "coverage_accuracy",
+        "abstention_accuracy",
     ]
 
 
-def normalize(text: str) -> str:
-    """Text as facts are compared: case, dashes, quotes, `≥`, `&`, markdown emphasis, spaces."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
-    text = text.replace("≥", ">=").replace("≤", "<=").replace("&", " and ")
-    text = _EMPHASIS.sub("", text)
-    return _SPACE.sub(" ", text).strip().lower()
-
-
-def role_key(role: str) -> str:
-    """A role name as roles are compared (`VP of Data & AI` is `vp of data and ai`)."""
-    return normalize(role)
-
-
-def heading_key(heading: str) -> str:
-    """The section key of a heading as printed, e.g. `7) KPIs and Productivity Metrics`."""
-    match = _HEADING.match(heading)
-    if match:
-        return section_key(match.group(2), int(match.group(1)))
-    return section_key(heading)
-
-
 def targets_for(question: GoldQuestion, full_roles: Collection[str]) -> list[Target]:
-    """The (role, section) pairs a question expects.
+    """The passages a question expects, with what makes their items relevant.
+
+    A role with `expected_headings` is expected in those headings; another full role in its
+    `expected_sections` (any section when none is given); a summary-only role as a whole.
+    Subsections and items narrow the targets of full roles only: a summary has neither.
 
     Args:
         question: The gold question.
-        full_roles: Keys (`role_key`) of the roles with a full blueprint; expected sections
-            apply to these, a summary-only role is expected as a whole.
+        full_roles: Keys (`role_key`) of the roles with a full blueprint.
     """
+    subsections = tuple(dict.fromkeys(name_key(s) for s in question.expected_subsections))
+    items = tuple(dict.fromkeys(normalize(i) for i in question.expected_items))
     targets: list[Target] = []
-    for role in dict.fromkeys(role_key(r) for r in question.expected_roles):
-        if role in full_roles and question.expected_sections:
-            targets.extend(Target(role, s) for s in dict.fromkeys(question.expected_sections))
+    for role in dict.fromkeys(question.expected_roles):
+        key = role_key(role)
+        headings = question.headings_for(role)
+        if headings:
+            targets.extend(
+                Target(key, heading=h, subsections=subsections, items=items)
+                for h in dict.fromkeys(heading_name(h) for h in headings)
+            )
+        elif key in full_roles and question.expected_sections:
+            targets.extend(
+                Target(key, section=s, subsections=subsections, items=items)
+                for s in dict.fromkeys(question.expected_sections)
+            )
+        elif key in full_roles:
+            targets.append(Target(key, subsections=subsections, items=items))
         else:
-            targets.append(Target(role))
-    return targets
+            targets.append(Target(key))
+    return list(dict.fromkeys(targets))
 
 
 def _matches(role: str, heading: str, target: Target) -> bool:
-    return role_key(role) == target.role and (
-        target.section is None or heading_key(heading) == target.section
-    )
+    """Whether a passage is in a target's role and section (subsections and items aside)."""
+    if role_key(role) != target.role:
+        return False
+    if target.section is not None:
+        return heading_key(heading) == target.section
+    if target.heading is not None:
+        return heading_name(heading) == target.heading
+    return True
 
 
 def _relevant(role: str, heading: str, targets: Sequence[Target]) -> bool:
     return any(_matches(role, heading, t) for t in targets)
+
+
+def _relevant_item(citation: Citation, item: str, target: Target) -> bool:
+    """Whether one cited item is relevant: role, section, then subsection and item if given."""
+    if not _matches(citation.role, citation.section, target):
+        return False
+    if target.subsections and name_key(citation.subsection) not in target.subsections:
+        return False
+    text = normalize(item)
+    return not target.items or any(wanted in text for wanted in target.items)
 
 
 def hit_at_k(
@@ -176,6 +205,51 @@ def citation_recall(citations: Sequence[Citation], targets: Sequence[Target]) ->
         return None
     cited = sum(any(_matches(c.role, c.section, t) for c in citations) for t in targets)
     return cited / len(targets)
+
+
+def answer_precision(citations: Sequence[Citation], targets: Sequence[Target]) -> float | None:
+    """The share of cited items that are relevant (see `Target`, `cited_items`).
+
+    Finer than `citation_precision`: an item must be in the expected subsection and contain
+    an expected item when the gold entry names them, so an answer that cites the whole section
+    for a one-KPI question scores low. None when nothing is cited, or when the gold entry says
+    no more than its roles (then every item of the role is relevant, and the metric says
+    nothing `citation_precision` does not).
+    """
+    if not citations or not any(t.specific for t in targets):
+        return None
+    units = [(c, item) for c in citations for item in cited_items(c.quote)]
+    good = sum(any(_relevant_item(c, item, t) for t in targets) for c, item in units)
+    return good / len(units)
+
+
+def cited_item_count(citations: Sequence[Citation]) -> int:
+    """How many items an answer cites (a quote holding a passage counts each of its items)."""
+    return sum(len(cited_items(c.quote)) for c in citations)
+
+
+def over_count(
+    citations: Sequence[Citation], expected_count: int | None, coverage: str
+) -> float | None:
+    """1.0 when an answer cites more items than the question needs, else 0.0.
+
+    None when the gold entry states no `expected_count`, and for answers that decline
+    (`not_found`, a refusal) or failed: they cite nothing, and being short is not the point.
+    """
+    if expected_count is None or coverage in _DECLINED or coverage == FAILED:
+        return None
+    return float(cited_item_count(citations) > expected_count)
+
+
+def abstention_correct(question: GoldQuestion, observed: Observation) -> float | None:
+    """On questions tagged `abstain`: 1.0 when the answer declines and cites nothing.
+
+    These ask what blueprints never cover (pay, location, visa…); any citation means the
+    answer presented a passage as if it covered the question. None on other questions.
+    """
+    if ABSTAIN_TAG not in question.tags:
+        return None
+    return float(observed.coverage in _DECLINED and not observed.citations)
 
 
 def citation_problems(
@@ -256,11 +330,16 @@ def score_question(
         "citation_precision": citation_precision(observed.citations, targets),
         "citation_recall": citation_recall(observed.citations, targets),
         "citation_validity": 0.0 if problems else 1.0,
+        "answer_precision": answer_precision(observed.citations, targets),
+        "over_count_share": over_count(
+            observed.citations, question.expected_count, observed.coverage
+        ),
         "fact_recall": fact_recall(observed.text, question.facts),
         "must_not_violations": float(bool(forbidden)) if question.must_not else None,
         "coverage_accuracy": coverage_correct(question.expected_coverage, observed.coverage),
+        "abstention_accuracy": abstention_correct(question, observed),
     }
-    return QuestionScores(scores, missed, forbidden, problems)
+    return QuestionScores(scores, missed, forbidden, problems, cited_item_count(observed.citations))
 
 
 def mean(values: Iterable[float | None]) -> float | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.errors import BlueprintsError
 from assistant.models import Citation, RetrievedTrace
@@ -27,12 +28,24 @@ class NaiveConfig(BaseModel):
 
 
 class EvalConfig(BaseModel):
-    """The run configuration (`evals/config.toml`)."""
+    """The run configuration (`evals/config.toml`).
+
+    `corpus` is what the gold set is written against: the sources (files or folders, relative
+    to the project root) that `--fresh-index` ingests, the naive baseline indexes and
+    `evals/check_gold.py` reads.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     k: int = Field(default=5, ge=1)
     answerer: str = "extractive"
     seed: int = 0
+    corpus: list[str] = Field(default_factory=lambda: ["data/blueprints"], min_length=1)
     naive: NaiveConfig = Field(default_factory=NaiveConfig)
+
+    def corpus_paths(self, root: Path) -> list[Path]:
+        """The corpus sources as paths under the project root."""
+        return [root / source for source in self.corpus]
 
     @property
     def llm(self) -> str:
@@ -40,10 +53,23 @@ class EvalConfig(BaseModel):
         return "none" if self.answerer == "extractive" else self.answerer
 
 
-class Thresholds(BaseModel):
-    """The gate (`evals/thresholds.toml`): the least each metric of our assistant may score."""
+class Bounds(BaseModel):
+    """The least (`min`) and the most (`max`) each named metric may score."""
+
+    model_config = ConfigDict(extra="forbid")
 
     min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+
+
+class Thresholds(Bounds):
+    """The gate (`evals/thresholds.toml`): bounds over the whole gold set, and per tag.
+
+    `[min]` and `[max]` apply to our assistant's metrics over every question; `[tag.<tag>.min]`
+    and `[tag.<tag>.max]` to its metrics over the questions with that tag.
+    """
+
+    tag: dict[str, Bounds] = Field(default_factory=dict)
 
 
 class SystemAnswer(BaseModel):
@@ -59,6 +85,7 @@ class SystemAnswer(BaseModel):
     missed_facts: list[list[str]]
     must_not_hits: list[str]
     citation_problems: list[str]
+    cited_items: int = 0
 
 
 class QuestionResult(BaseModel):
@@ -68,8 +95,13 @@ class QuestionResult(BaseModel):
     question: str
     turns: list[str]
     tags: list[str]
+    split: str = "tuning"
     expected_roles: list[str]
     expected_sections: list[str]
+    expected_headings: dict[str, list[str]] = Field(default_factory=dict)
+    expected_subsections: list[str] = Field(default_factory=list)
+    expected_items: list[str] = Field(default_factory=list)
+    expected_count: int | None = None
     expected_coverage: str
     ours: SystemAnswer
     naive: SystemAnswer
@@ -80,10 +112,11 @@ class QuestionResult(BaseModel):
 
 
 class SystemMetrics(BaseModel):
-    """A system's metrics over the whole gold set and per tag."""
+    """A system's metrics over the whole gold set, per tag, and per split (tuning, held-out)."""
 
     overall: dict[str, float | None]
     per_tag: dict[str, dict[str, float | None]]
+    per_split: dict[str, dict[str, float | None]] = Field(default_factory=dict)
 
 
 class Baseline(BaseModel):
@@ -101,6 +134,7 @@ class EvalReport(BaseModel):
 
     created: datetime
     gold: str
+    split: str | None = None
     config: EvalConfig
     answerer: str
     index_chunks: int

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import tempfile
-import tomllib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,30 +12,24 @@ from time import perf_counter
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
-from pydantic import ValidationError
 
 from assistant.errors import QuestionError
-from assistant.models import (
-    Answer,
-    Blueprint,
-    RoleCoverage,
-    Turn,
-)
+from assistant.models import Answer, Blueprint, Turn
 from assistant.service import build_assistant, load_embedder, open_store
-from assistant.settings import Settings
-from evals.gold import GoldQuestion, load_gold
+from assistant.settings import PROJECT_ROOT, Settings
+from evals.config import DEFAULT_CONFIG_PATH, load_config
+from evals.corpus import read_corpus
+from evals.gold import SPLITS, GoldQuestion, Split, load_gold
 from evals.metrics import (
     FAILED,
     REFUSED,
     Observation,
     aggregate,
     metric_names,
-    role_key,
     score_question,
 )
 from evals.models import (
     SYSTEMS,
-    EvalConfig,
     EvalError,
     EvalReport,
     QuestionResult,
@@ -59,23 +52,8 @@ from ingest.pipeline import Ingestor, expand_sources
 
 log = logging.getLogger(__name__)
 
-EVALS_DIR = Path(__file__).resolve().parent
-DEFAULT_CONFIG_PATH = EVALS_DIR / "config.toml"
 # How a system is asked: a question and the conversation so far.
 Ask = Callable[[str, Sequence[Turn]], Answer]
-
-
-def load_config(path: Path) -> EvalConfig:
-    """Read the run configuration.
-
-    Raises:
-        EvalError: The file is missing or not a valid configuration.
-    """
-    try:
-        return EvalConfig.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
-        msg = f"{path}: not a valid eval configuration ({exc}); see evals/config.toml"
-        raise EvalError(msg) from exc
 
 
 def run_eval(
@@ -84,6 +62,7 @@ def run_eval(
     *,
     fresh_index: bool,
     report_dir: Path | None,
+    split: Split | None = None,
     config_path: Path = DEFAULT_CONFIG_PATH,
     thresholds_path: Path = DEFAULT_THRESHOLDS_PATH,
     baseline_path: Path = DEFAULT_BASELINE_PATH,
@@ -93,10 +72,13 @@ def run_eval(
     Args:
         settings: The project settings; the store is used as configured unless `fresh_index`.
         gold_path: The gold set (JSONL).
-        fresh_index: Ingest the bundled corpus (`settings.corpus_dir`) into a temporary store
-            and evaluate on it, leaving the configured store alone.
+        fresh_index: Ingest the eval corpus (`corpus` in the configuration: the bundled corpus
+            and the held-out fixtures) into a temporary store and evaluate on it, leaving the
+            configured store alone.
         report_dir: Where to write `eval-report.md` and `eval-report.json` (None: nowhere).
-        config_path: The run configuration (k, answerer, seed, naive baseline).
+        split: Only the questions of this split (None: all), e.g. `tuning` to calibrate
+            without looking at the held-out questions.
+        config_path: The run configuration (k, answerer, seed, corpus, naive baseline).
         thresholds_path: The gate's thresholds.
         baseline_path: The last accepted metrics, to report changes against (may not exist).
 
@@ -107,7 +89,14 @@ def run_eval(
     config = load_config(config_path)
     thresholds = load_thresholds(thresholds_path)
     baseline = load_baseline(baseline_path)
-    questions = load_gold(gold_path)
+    questions = load_gold(gold_path, split)
+    corpus = config.corpus_paths(PROJECT_ROOT)
+    try:
+        # The judge's own reading of the corpus says which roles are full blueprints, so
+        # that how the assistant parsed them cannot change what is expected of it.
+        full_roles = read_corpus(corpus).full_roles
+    except ValueError as exc:
+        raise EvalError(str(exc)) from exc
     _seed(config.seed)
     settings = settings.model_copy(update={"llm": config.llm})
     with tempfile.TemporaryDirectory(prefix="blueprints-eval-") as tmp:
@@ -118,12 +107,10 @@ def run_eval(
         embedder = load_embedder(settings)
         store = open_store(settings)
         if fresh_index:
-            ingested = Ingestor(store, embedder, chunk_size=settings.chunk_size).ingest(
-                [settings.corpus_dir]
-            )
+            ingested = Ingestor(store, embedder, chunk_size=settings.chunk_size).ingest(corpus)
             if ingested.errors:
                 problems = "; ".join(e.message for e in ingested.errors)
-                msg = f"the bundled corpus did not ingest cleanly: {problems}"
+                msg = f"the eval corpus did not ingest cleanly: {problems}"
                 raise EvalError(msg)
         assistant = build_assistant(settings, store=store, embedder=embedder)
         index_chunks = assistant.chunk_count()
@@ -139,10 +126,7 @@ def run_eval(
                 chunk_overlap=config.naive.chunk_overlap,
                 top_k=config.naive.top_k,
             )
-            naive.index(_blueprints(settings.corpus_dir))
-            full_roles = {
-                role_key(r.role) for r in assistant.roles() if r.coverage is RoleCoverage.FULL
-            }
+            naive.index(_blueprints(corpus))
             texts: dict[System, dict[str, str]] = {
                 "ours": {c.id: c.text for c in store.all_chunks()},
                 "naive": naive.chunk_texts,
@@ -153,6 +137,7 @@ def run_eval(
     report = EvalReport(
         created=datetime.now(UTC),
         gold=str(gold_path),
+        split=split,
         config=config,
         answerer=assistant.answerer_name,
         index_chunks=index_chunks,
@@ -160,7 +145,7 @@ def run_eval(
         metrics=metrics,
         baseline=baseline,
         thresholds=thresholds,
-        failures=check_gate(metrics["ours"].overall, thresholds, index_chunks),
+        failures=check_gate(metrics["ours"], thresholds, index_chunks),
         results=results,
         seconds=round(perf_counter() - started, 2),
     )
@@ -177,9 +162,9 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _blueprints(corpus_dir: Path) -> list[Blueprint]:
+def _blueprints(corpus: Sequence[Path]) -> list[Blueprint]:
     """The corpus as the ingest parsers read it, for the naive baseline."""
-    files, errors = expand_sources([corpus_dir])
+    files, errors = expand_sources(corpus)
     problems = [e.message for e in errors]
     blueprints: list[Blueprint] = []
     for path in files:
@@ -209,8 +194,13 @@ def _result(
         question=question.question,
         turns=question.turns,
         tags=question.tags,
+        split=question.split,
         expected_roles=question.expected_roles,
         expected_sections=question.expected_sections,
+        expected_headings=question.expected_headings,
+        expected_subsections=question.expected_subsections,
+        expected_items=question.expected_items,
+        expected_count=question.expected_count,
         expected_coverage=question.expected_coverage.value,
         ours=answers["ours"],
         naive=answers["naive"],
@@ -256,6 +246,7 @@ def _answer(
         missed_facts=scored.missed_facts,
         must_not_hits=scored.must_not_hits,
         citation_problems=scored.citation_problems,
+        cited_items=scored.cited_items,
     )
 
 
@@ -267,7 +258,9 @@ def _metrics(results: Sequence[QuestionResult], system: System, k: int) -> Syste
         return aggregate([a.scores for a in answers], names, [a.latency_ms for a in answers])
 
     tags = sorted({t for r in results for t in r.tags})
+    splits = [s for s in SPLITS if any(r.split == s for r in results)]
     return SystemMetrics(
         overall=summary(results),
         per_tag={tag: summary([r for r in results if tag in r.tags]) for tag in tags},
+        per_split={split: summary([r for r in results if r.split == split]) for split in splits},
     )
