@@ -273,7 +273,7 @@ def _claim(keys: list[str], used: list[bool], sequences: Sequence[tuple[str, ...
     A group's phrases may overlap each other ("first 30" and "30 days" in "first 30 days"),
     but not words an earlier group claimed.
     """
-    taken = set()
+    taken: set[int] = set()
     for sequence in sequences:
         size = len(sequence)
         for start in range(len(keys) - size + 1):

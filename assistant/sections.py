@@ -5,9 +5,11 @@ The template lives in `assistant/vocabulary/sections.toml`; this module reads he
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import cache
 
+from assistant.text import key_sequence
 from assistant.vocabulary import vocabulary
 
 
@@ -53,3 +55,52 @@ def section_title(key: str) -> str:
 
 
 SECTION_KEYS = section_keys()
+
+
+def classify_headings(titles: list[str]) -> list[str]:
+    """The section keys of a blueprint's section headings, read together, in their order.
+
+    Each heading is first read alone (`section_key` without a number). Blueprints follow the
+    template's order, so a heading no pattern knows is then placed by it: a run of unknown
+    headings between two known ones that leaves exactly as many template sections unclaimed
+    takes them in order ("A week in the life" between the responsibilities and the goals is
+    the day-to-day), and an unknown heading whose words are the cues of exactly one section
+    that fits there takes that one. What stays unknown is `other`.
+    """
+    order = section_keys()
+    keys = [section_key(t) for t in titles]
+    rank = {key: i for i, key in enumerate(order)}
+    known = [i for i, k in enumerate(keys) if k in rank]
+    # Keys out of the template's order (a "Summary" heading at the end) do not anchor runs.
+    anchors: list[int] = []
+    for i in known:
+        if not anchors or rank[keys[i]] > rank[keys[anchors[-1]]]:
+            anchors.append(i)
+    bounds = [(-1, -1), *((i, rank[keys[i]]) for i in anchors), (len(keys), len(order))]
+    for (left, low), (right, high) in itertools.pairwise(bounds):
+        unknown = [i for i in range(left + 1, right) if keys[i] == "other"]
+        free = [k for k in order[low + 1 : high] if k not in keys]
+        if not unknown or not free or left < 0 or right == len(keys):
+            continue
+        if len(unknown) == len(free):
+            for i, key in zip(unknown, free, strict=True):
+                keys[i] = key
+            continue
+        for i in unknown:
+            cued = _cued_sections(titles[i]) & set(free)
+            if len(cued) == 1:
+                keys[i] = cued.pop()
+    return keys
+
+
+def _cued_sections(title: str) -> set[str]:
+    """The sections whose question cues a heading's words spell."""
+    words = key_sequence(title)
+    found = set()
+    for kind in vocabulary().sections:
+        for sequence in (*kind.cue_sequences, *kind.weak_cue_sequences):
+            size = len(sequence)
+            if any(tuple(words[i : i + size]) == sequence for i in range(len(words) - size + 1)):
+                found.add(kind.key)
+                break
+    return found

@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup, Tag
 from bs4.element import NavigableString, PageElement, PreformattedString
 
 from assistant.models import Block, ListItem, Section, Table
-from assistant.sections import section_key
+from assistant.sections import classify_headings, section_key
 from ingest.parsers.common import clean
 
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -68,8 +68,12 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _LIST_TAGS = ("ul", "ol")
-# "7) KPIs", "7. KPIs", "7: KPIs"; a title starting with a digit ("7.1 Scope") is not one.
-_NUMBERED = re.compile(r"^(\d{1,2})\s*[).:]\s*([^\d\s].*)$")
+# "7) KPIs", "7. KPIs", "7: KPIs", "Section 7 — KPIs", "7 – KPIs"; a title starting with a
+# digit ("7.1 Scope", "30-day goals") is not one.
+_NUMBERED = re.compile(
+    r"^(?:(?:section|part|chapter)\s+)?(\d{1,2})\s*(?:[).:]|\s[-\u2013\u2014])\s*([^\d\s].*)$",
+    re.IGNORECASE,
+)
 # WordPress posts written as plain text keep their bullets as lines starting with an en dash
 # (or a pasted "•").
 _PSEUDO_BULLET = re.compile(r"^\s*[\u2013\u2022]\s+")
@@ -185,7 +189,7 @@ def article_sections(soup: Tag) -> list[Section]:
         level = int(event.name[1])
         text = heading_text(event)
         if section is not None:
-            builder.start_section(section.number, section.title)
+            builder.start_section(section.number, section.title, plan.keys[id(event)])
         elif level <= plan.level or CHROME_TEXT.match(text):
             # "Related posts", "Leave a Reply" and the like end the blueprint's content.
             builder.stop()
@@ -216,26 +220,44 @@ class _Heading:
 class _Plan:
     level: int
     sections: list[_Heading]
+    keys: dict[int, str]
 
 
 def _plan(headings: list[_Heading]) -> _Plan | None:
-    """Which headings are the sections: numbered ones if any level has enough, else titled ones."""
+    """Which headings are the sections: numbered ones if any level has enough, else titled ones.
+
+    Titled headings are read together (`classify_headings`): one no pattern knows can still
+    be a section by its place among the others.
+    """
     for numbered in (True, False):
         by_level = {
             level: [h for h in headings if h.level == level and (h.number or not numbered)]
             for level in range(1, 7)
         }
-        known = {
-            level: len({section_key(h.title) for h in found} - {"other"})
+        keys = {
+            level: (
+                [section_key(h.title, h.number) for h in found]
+                if numbered
+                else classify_headings([h.title for h in found])
+            )
             for level, found in by_level.items()
         }
+        # Numbers alone make no blueprint ("1) Jenkins, 2) GitLab CI"): titles must say so.
+        titled = {
+            level: [section_key(h.title) for h in found] if numbered else keys[level]
+            for level, found in by_level.items()
+        }
+        known = {level: len(set(found) - {"other"}) for level, found in titled.items()}
         # The outermost qualifying level: the one below it repeats section words in subsections.
         level = next((lv for lv in sorted(known) if known[lv] >= MIN_KNOWN_SECTIONS), 0)
         if not level:
             continue
-        if numbered:
-            return _Plan(level, by_level[level])
-        return _Plan(level, [h for h in by_level[level] if section_key(h.title) != "other"])
+        chosen = [
+            (h, key)
+            for h, key in zip(by_level[level], keys[level], strict=True)
+            if numbered or key != "other"
+        ]
+        return _Plan(level, [h for h, _ in chosen], {id(h.tag): key for h, key in chosen})
     return None
 
 
@@ -246,8 +268,7 @@ class _SectionBuilder:
         self._sections: list[list[Section]] = []
         self._collecting = False
 
-    def start_section(self, number: int, title: str) -> None:
-        key = section_key(title, number)
+    def start_section(self, number: int, title: str, key: str) -> None:
         self._sections.append([Section(number=number, title=title, key=key)])
         self._collecting = True
 

@@ -43,13 +43,19 @@ def parse_markdown(text: str, path: Path) -> list[Blueprint]:
 
 
 def _split_header(text: str) -> tuple[dict[str, str], str]:
-    """The metadata fields at the top of a document (lower-case keys), and the rest of it."""
-    header = _FRONT_MATTER.match(text) or _CONVERTER_HEADER.match(text)
-    if header is None:
-        return {}, text
+    """The metadata fields at the top of a document (lower-case keys), and the rest of it.
+
+    Front matter and a converter's header may both be there (a note above an export): the
+    fields of both are read, the converter's winning where they name the same thing.
+    """
     fields: dict[str, str] = {}
-    for line in header[1].splitlines():
-        field = _FIELD.match(line)
-        if field:
-            fields[field[1].strip().lower()] = field[2].strip().strip("\"'")
-    return fields, text[header.end() :]
+    for pattern in (_FRONT_MATTER, _CONVERTER_HEADER):
+        header = pattern.match(text)
+        if header is None:
+            continue
+        for line in header[1].splitlines():
+            field = _FIELD.match(line)
+            if field:
+                fields[field[1].strip().lower()] = field[2].strip().strip("\"'")
+        text = text[header.end() :].lstrip("\n")
+    return fields, text

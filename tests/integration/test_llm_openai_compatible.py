@@ -9,8 +9,8 @@ from langchain_openai import ChatOpenAI
 from api.server import free_port
 from assistant.answering import AnswerContext, Finding
 from assistant.citations import validate_citations
-from assistant.llm import LLMAnswerer, LLMError, build_chat_model, condense_question, load_prompt
 from assistant.items import chunk_items
+from assistant.llm import LLMAnswerer, LLMError, build_chat_model, condense_question, load_prompt
 from assistant.models import Chunk, RoleCoverage, RoleInfo, Turn
 from assistant.planning import Plan
 from assistant.settings import Settings
@@ -23,7 +23,11 @@ QUESTION = "How is the VP of Data and AI measured?"
 
 
 ROLE = RoleInfo(
-    role="VP of Data and AI", id="vp-of-data-and-ai", coverage=RoleCoverage.FULL, sections=[], source="t"
+    role="VP of Data and AI",
+    id="vp-of-data-and-ai",
+    coverage=RoleCoverage.FULL,
+    sections=[],
+    source="t",
 )
 
 
