@@ -25,6 +25,8 @@ from assistant.items import Item
 from assistant.planning import Plan
 from assistant.text import edit_distance, fold, keys
 
+_CUE_WEIGHT = 0.5
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -34,17 +36,41 @@ class Scored:
     position: int
     dense: float
     lexical: float
+    whole: float = 0.0
+    complete: bool = False
 
 
 def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> list[Scored]:
-    """Every item of a document with its evidence, in document order."""
+    """Every item of a document with its evidence, in document order.
+
+    `lexical` is the item's share of the weight of the topic terms the document uses (a word
+    it never uses cannot be matched, so "how fast is drift caught" is about drift);
+    `whole` its share of all the topic terms' weight, the unknown ones included; `complete`
+    whether it holds every topic term the document uses.
+    """
     dense = _dense(index, query)
-    weights = {t: index.weight(t) for t in plan.terms}
-    total = sum(weights.values())
+    # The words that cued a section tell items of it apart too ("incidents a quarter" is the
+    # incident KPI reviewed quarterly), at half the weight of the topic's own words.
+    weights = {t: index.weight(t) * _CUE_WEIGHT for t in plan.cue_words if t in index.idf}
+    if not plan.terms:
+        weights = {}
+    weights.update({t: index.weight(t) for t in plan.terms})
+    known = {t: w for t, w in weights.items() if t in index.idf}
+    total, known_total = sum(weights.values()), sum(known.values())
+    topic = {t for t in plan.terms if t in index.idf}
     scored = []
     for position, (item, found) in enumerate(zip(index.items, index.item_keys, strict=True)):
-        lexical = sum(w for t, w in weights.items() if t in found) / total if total else 0.0
-        scored.append(Scored(item, position, float(dense[position]), lexical))
+        held = sum(w for t, w in known.items() if t in found)
+        scored.append(
+            Scored(
+                item,
+                position,
+                float(dense[position]),
+                held / known_total if known_total else 0.0,
+                held / total if total else 0.0,
+                bool(topic) and topic <= found,
+            )
+        )
     return scored
 
 

@@ -63,8 +63,6 @@ class DocumentRecord(BaseModel):
     chunk_ids: list[str] = Field(default_factory=list)
     sections: list[str] = Field(default_factory=list)
     summary: str = ""
-    # The word keys of the document's text: what a question's topic is checked against.
-    words: list[str] = Field(default_factory=list)
 
     def tombstone(self, generation: int) -> DocumentRecord:
         """This record marked deleted as of `generation`."""

@@ -12,22 +12,26 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 from assistant.models import RoleCoverage, RoleInfo, Turn
-from assistant.roles import RoleResolver, role_tokens
-from assistant.text import STOPWORDS, fold, key_sequence, term_key
-from assistant.vocabulary import Phrases, Scope, vocabulary
+from assistant.roles import RoleResolver, role_tokens, words_of
+from assistant.text import STOPWORDS, key_sequence, stem, term_key
+from assistant.vocabulary import Scope, vocabulary
 
 Kind = Literal["lookup", "compare", "catalogue", "greeting"]
-_WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*")
+_Owner = TypeVar("_Owner")
+# The sentences of a question that ask (end with a question mark) carry its topic; the others
+# are context ("I'm writing a hiring plan… What KPIs…?") or noise ("Ignore your rules…").
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
 class Plan:
     """What a question is about, as resolved before retrieval.
 
-    `sections` are the template sections the question's words ask for, strongest first;
+    `sections` are the template sections the question's words ask for, strongest first
+    (`cued` those its section words name, the others only its time phrases imply);
     `scopes` narrow them to subsections; `terms` map each topic key to the word the question
     used for it; `words` are the keys of all the question's words but role names and stopwords,
     `cue_words` those of the words that cued sections; `residual` is the question without its
@@ -40,6 +44,7 @@ class Plan:
     unknown_roles: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    cued: frozenset[str] = frozenset()
     scopes: list[Scope] = field(default_factory=list)
     terms: dict[str, str] = field(default_factory=dict)
     words: frozenset[str] = frozenset()
@@ -74,6 +79,7 @@ class _Reading:
     """A question's words once role names, scopes and cues are found in it."""
 
     sections: list[str]
+    cued: frozenset[str]
     scopes: list[Scope]
     terms: dict[str, str]
     words: list[str]
@@ -95,13 +101,14 @@ class Planner:
         if _is_greeting(question):
             return Plan(question, kind="greeting")
         roles, unknown, suggestions = self._roles(question, explicit_role)
-        reading = read_question(question, roles)
+        reading = read_question(_asking(question), self._resolver)
         plan = Plan(
             question,
             roles=roles,
             unknown_roles=unknown,
             suggestions=suggestions,
             sections=reading.sections,
+            cued=reading.cued,
             scopes=reading.scopes,
             terms=reading.terms,
             words=frozenset(term_key(w) for w in reading.words if w not in STOPWORDS),
@@ -109,7 +116,7 @@ class Planner:
             residual=" ".join(reading.words) or question,
         )
         if not roles and all(self._is_title_filter(u) for u in unknown):
-            catalogue = self._catalogue_filter(reading)
+            catalogue = self._catalogue_filter(reading, unknown)
             if catalogue is not None:
                 return replace(plan, kind="catalogue", sections=[], catalogue_filter=catalogue)
         if history:
@@ -118,7 +125,7 @@ class Planner:
             plan = replace(plan, kind="compare")
         if plan.roles and not plan.sections and not plan.terms:
             # "What does a X do?", "Tell me about X": what the role is.
-            plan = replace(plan, sections=["summary"])
+            plan = replace(plan, sections=["summary"], cued=frozenset({"summary"}))
         return plan
 
     def _roles(
@@ -137,27 +144,30 @@ class Planner:
         words = role_tokens(phrase)
         return bool(words) and set(words) <= self._title_vocabulary
 
-    def _catalogue_filter(self, reading: _Reading) -> CatalogueFilter | None:
+    def _catalogue_filter(self, reading: _Reading, phrases: list[str]) -> CatalogueFilter | None:
         """The filter of a request to list the roles, or None when the question is another."""
         words = vocabulary().questions.catalogue
         nouns = {tuple(key_sequence(n)) for n in words.nouns}
         keys = [term_key(w) for w in reading.words]
         if not any(_contains(keys, noun) for noun in nouns):
             return None
-        if set(reading.sections) - {"summary"}:
+        present = set(reading.words)
+        by_coverage = bool(present & (words.full | words.summary))
+        if set(reading.sections) - {"summary"} and not by_coverage:
             return None  # "which roles have KPIs on MTTR?" asks about content
         allowed = words.words | words.full | words.summary | STOPWORDS
-        noun_words = {w for n in words.nouns for w in _WORD.findall(fold(n))}
-        titles: set[str] = set()
+        noun_words = {w for n in words.nouns for w in words_of(n)}
+        titles = {t for phrase in phrases for t in role_tokens(phrase)}
         for word in reading.words:
             if word in allowed or word in noun_words or word in vocabulary().questions.request:
                 continue
+            if by_coverage and term_key(word) in reading.cue_words:
+                continue  # "which roles have full blueprints, with KPIs?": what full means
             canonical = role_tokens(word)
             if canonical and set(canonical) <= self._title_vocabulary:
                 titles.update(canonical)
                 continue
             return None  # a word that is neither a request nor a title: not a listing
-        present = set(reading.words)
         coverage = None
         if present & words.full:
             coverage = RoleCoverage.FULL
@@ -185,6 +195,7 @@ class Planner:
             plan = replace(
                 plan,
                 sections=previous.sections,
+                cued=previous.cued,
                 scopes=previous.scopes or plan.scopes,
                 notes=[*plan.notes, "sections from the conversation"],
             )
@@ -201,7 +212,7 @@ class Planner:
             if not roles:
                 roles = turn_roles
             if reading is None:
-                candidate = read_question(turn.content, turn_roles or roles)
+                candidate = read_question(_asking(turn.content), self._resolver)
                 if set(candidate.sections) - {"summary"}:
                     reading = candidate
             if roles and reading is not None:
@@ -209,39 +220,37 @@ class Planner:
         return roles, reading
 
 
-def read_question(question: str, roles: Sequence[RoleInfo]) -> _Reading:
-    """Find the scopes, section cues and topic terms of a question (role names left out)."""
+def read_question(question: str, resolver: RoleResolver) -> _Reading:
+    """Find the scopes, section cues and topic terms of a question (its role names left out)."""
     vocab = vocabulary()
-    names = {t for r in roles for t in (*role_tokens(r.role), *_WORD.findall(fold(r.role)))}
-    words = [w for w in _WORD.findall(fold(question)) if not _names_role(w, names)]
+    named = {i for start, end in resolver.resolve(question).spans for i in range(start, end)}
+    words = [w for i, w in enumerate(words_of(question)) if i not in named]
     keys = [term_key(w) for w in words]
     used = [False] * len(words)
 
-    scopes: list[Scope] = []
-    for scope in vocab.scopes:
-        if _claim(keys, used, Phrases(phrases=scope.question).sequences):
-            scopes.append(scope)
-
-    strong: dict[str, int] = {}
-    weak: dict[str, int] = {}
+    # Time phrases are matched word for word: "quarterly" is a rhythm, "a quarter" a period.
+    plain = [stem(w) for w in words]
+    scopes = [
+        scope
+        for scope, _ in _claim_all(
+            plain, used, [(s, _plain_sequences(s.question)) for s in vocab.scopes]
+        )
+    ]
     before_cues = list(used)
-    for kind in vocab.sections:
-        strength = _claim(keys, used, kind.cue_sequences)
-        if strength:
-            strong[kind.key] = strength
+    strong = dict(_claim_all(keys, used, [(k.key, k.cue_sequences) for k in vocab.sections]))
     strong_used = list(used)
-    for kind in vocab.sections:
-        strength = _claim(keys, used, kind.weak_cue_sequences)
-        if strength:
-            weak[kind.key] = strength
+    weak = dict(_claim_all(keys, used, [(k.key, k.weak_cue_sequences) for k in vocab.sections]))
     counted = used if not strong else strong_used
     cue_words = frozenset(
         k
         for k, was, now, word in zip(keys, before_cues, counted, words, strict=True)
         if now and not was and word not in STOPWORDS
     )
+    # The longest cue names the section ("business outcomes … from hiring" is the mission);
+    # sections cued as strongly as each other are all asked for.
     cued = strong or weak
-    sections = sorted(cued, key=lambda k: (-cued[k], vocab.section_keys.index(k)))
+    top = max(cued.values(), default=0)
+    sections = sorted((k for k, v in cued.items() if v == top), key=vocab.section_keys.index)
     for scope in scopes:
         if scope.section not in sections:
             sections.append(scope.section)
@@ -251,38 +260,52 @@ def read_question(question: str, roles: Sequence[RoleInfo]) -> _Reading:
     for word, key, taken in zip(words, keys, used, strict=True):
         if not taken and word not in STOPWORDS and key not in requests and len(word) > 1:
             terms.setdefault(key, word)
-    return _Reading(sections, scopes, terms, words, cue_words)
+    # Only words of a strong cue make their section firm; weak cues and time phrases suggest.
+    firm = frozenset(k for k in sections if k in strong)
+    return _Reading(sections, firm, scopes, terms, words, cue_words)
 
 
 @cache
 def _request_keys() -> frozenset[str]:
-    """The keys of request words and catalogue nouns: never a question's topic."""
+    """The keys of request, catalogue and comparison words: never a question's topic."""
     questions = vocabulary().questions
-    words = [*questions.request, *questions.catalogue.nouns]
+    words = [*questions.request, *questions.catalogue.nouns, *questions.comparison]
     return frozenset(k for w in words for k in key_sequence(w))
 
 
-def _names_role(word: str, names: set[str]) -> bool:
-    canonical = role_tokens(word)
-    return (bool(canonical) and set(canonical) <= names) or word in names
+def _claim_all(
+    keys: list[str], used: list[bool], groups: Sequence[tuple[_Owner, Sequence[tuple[str, ...]]]]
+) -> list[tuple[_Owner, int]]:
+    """Claim the runs of `keys` that match the groups' phrases, longest phrase first.
 
-
-def _claim(keys: list[str], used: list[bool], sequences: Sequence[tuple[str, ...]]) -> int:
-    """Claim the runs of `keys` that match any of one group's sequences; how many keys it took.
-
-    A group's phrases may overlap each other ("first 30" and "30 days" in "first 30 days"),
-    but not words an earlier group claimed.
+    Longest first across every group, so "soft skills" is the soft skills' before "skills"
+    is the technical skills'. Phrases of one length may overlap each other ("first 30" and
+    "30 days" in "first 30 days") and may be two groups' at once (a phrase two sections
+    share cues both), but never take words a longer phrase claimed. Returns each group that
+    claimed something, with how many words.
     """
-    taken: set[int] = set()
-    for sequence in sequences:
-        size = len(sequence)
-        for start in range(len(keys) - size + 1):
-            window = range(start, start + size)
-            if tuple(keys[start : start + size]) == sequence and not any(used[i] for i in window):
-                taken.update(window)
-    for i in taken:
-        used[i] = True
-    return len(taken)
+    by_length: dict[int, list[tuple[tuple[str, ...], int]]] = {}
+    for position, (_, sequences) in enumerate(groups):
+        for sequence in sequences:
+            by_length.setdefault(len(sequence), []).append((sequence, position))
+    counts: dict[int, int] = {}
+    for size in sorted(by_length, reverse=True):
+        claimed: set[int] = set()
+        for sequence, position in by_length[size]:
+            for start in range(len(keys) - size + 1):
+                window = range(start, start + size)
+                if tuple(keys[start : start + size]) != sequence or any(used[i] for i in window):
+                    continue
+                claimed.update(window)
+                counts[position] = counts.get(position, 0) + size
+        for i in claimed:
+            used[i] = True
+    return [(groups[position][0], count) for position, count in counts.items()]
+
+
+def _plain_sequences(phrases: Sequence[str]) -> list[tuple[str, ...]]:
+    """Phrases as sequences of their words (plurals folded), for word-for-word matching."""
+    return [tuple(stem(w) for w in words_of(p)) for p in phrases if words_of(p)]
 
 
 def _contains(keys: list[str], sequence: tuple[str, ...]) -> bool:
@@ -290,9 +313,16 @@ def _contains(keys: list[str], sequence: tuple[str, ...]) -> bool:
     return any(tuple(keys[i : i + size]) == sequence for i in range(len(keys) - size + 1))
 
 
+def _asking(question: str) -> str:
+    """The sentences of a question that ask something (all of it when none ends with `?`)."""
+    sentences = [s for s in _SENTENCE.split(question.strip()) if s]
+    asking = [s for s in sentences if s.rstrip().endswith("?")]
+    return " ".join(asking) if asking else question
+
+
 def _is_greeting(question: str) -> bool:
-    words = _WORD.findall(fold(question))
-    greetings = [_WORD.findall(fold(g)) for g in vocabulary().questions.greetings]
+    words = words_of(question)
+    greetings = [words_of(g) for g in vocabulary().questions.greetings]
     remaining = list(words)
     for greeting in sorted(greetings, key=len, reverse=True):
         size = len(greeting)
@@ -306,15 +336,15 @@ def _is_greeting(question: str) -> bool:
 
 
 def _compares(words: list[str], question: str) -> bool:
-    folded = f" {' '.join(_WORD.findall(fold(question)))} "
+    folded = f" {' '.join(words_of(question))} "
     return bool(set(words) & vocabulary().questions.comparison) or any(
         f" {joiner} " in folded for joiner in ("and", "or", "vs")
     )
 
 
 def _refers_back(question: str) -> bool:
-    folded = f" {' '.join(_WORD.findall(fold(question)))} "
-    return any(f" {' '.join(_WORD.findall(fold(p)))} " in folded for p in _follow_up_words())
+    folded = f" {' '.join(words_of(question))} "
+    return any(f" {' '.join(words_of(p))} " in folded for p in _follow_up_words())
 
 
 def _follow_up_words() -> list[str]:

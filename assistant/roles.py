@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from assistant.models import RoleInfo
@@ -18,24 +18,51 @@ def _roles() -> RoleVocabulary:
     return vocabulary().roles
 
 
+def words_of(text: str) -> list[str]:
+    """A text's words as role resolution and question planning count them."""
+    return _TOKEN.findall(fold(text))
+
+
+@dataclass(frozen=True)
+class _Token:
+    """A canonical token and the words of the text it stands for (`start` up to `end`)."""
+
+    text: str
+    start: int
+    end: int
+
+
+def _canonical(text: str) -> list[_Token]:
+    """Canonical tokens of a text, with the words each stands for.
+
+    Phrases are collapsed ("site reliability engineering" is `sre`), abbreviations spelled
+    out, little words dropped, plurals stemmed.
+    """
+    roles = _roles()
+    words = words_of(text)
+    tokens: list[_Token] = []
+    at = 0
+    while at < len(words):
+        for phrase, canonical in _phrases():
+            if words[at : at + len(phrase)] == phrase:
+                raws, span = canonical.split(), len(phrase)
+                break
+        else:
+            raws, span = roles.words.get(words[at], words[at]).split(), 1
+        tokens.extend(_Token(stem(r), at, at + span) for r in raws if r not in roles.ignored)
+        at += span
+    return tokens
+
+
 def role_tokens(text: str) -> list[str]:
     """Canonical tokens of a role title or a question, for matching one against the other."""
-    roles = _roles()
-    folded = " " + " ".join(_TOKEN.findall(fold(text))) + " "
-    for phrase, canonical in _phrases():
-        folded = folded.replace(f" {phrase} ", f" {canonical} ")
-    result: list[str] = []
-    for raw in folded.split():
-        for token in roles.words.get(raw, raw).split():
-            if token not in roles.ignored:
-                result.append(stem(token))
-    return result
+    return [token.text for token in _canonical(text)]
 
 
 @cache
-def _phrases() -> list[tuple[str, str]]:
+def _phrases() -> list[tuple[list[str], str]]:
     """The spelled-out phrases as folded words, longest first (so the longest one wins)."""
-    found = [(" ".join(_TOKEN.findall(fold(p))), c) for p, c in _roles().phrases.items()]
+    found = [(words_of(p), c) for p, c in _roles().phrases.items()]
     return sorted(found, key=lambda pair: -len(pair[0]))
 
 
@@ -46,12 +73,13 @@ def role_words(roles: Iterable[RoleInfo]) -> set[str]:
 
 @dataclass(frozen=True)
 class RoleMatch:
-    """A role named in a question, where, and how surely."""
+    """A role named in a question, where (in canonical tokens and in words), and how surely."""
 
     role: RoleInfo
     start: int
     end: int
     score: float
+    words: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,8 @@ class Resolution:
     roles: list[RoleInfo]
     unknown: list[str]
     suggestions: list[str]
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    """Where the question names roles, as (first word, word after the last) of `words_of`."""
 
 
 class RoleResolver:
@@ -74,10 +104,15 @@ class RoleResolver:
     def resolve(self, text: str) -> Resolution:
         """Roles named in `text` (most specific match wins), or the unknown role it names."""
         ignored = _roles().ignored
-        question = [c for t in role_tokens(text) if (c := self._correct(t)) not in ignored]
+        located = [
+            _Token(c, t.start, t.end)
+            for t in _canonical(text)
+            if (c := self._correct(t.text)) not in ignored
+        ]
+        question = [t.text for t in located]
         literal = fold(text)
         matches = [
-            m
+            replace(m, words=(located[m.start].start, located[m.end - 1].end))
             for role, title in self._titles
             # Naming the title exactly beats reaching it through an alias.
             if (m := self._match(role, title, question, fold(role.role) in literal))
@@ -91,16 +126,17 @@ class RoleResolver:
             chosen.append(match)
         chosen.sort(key=lambda m: m.start)
         if chosen:
-            return Resolution([m.role for m in chosen], [], [])
-        unknown = _role_phrase(text)
-        if unknown is None:
+            return Resolution([m.role for m in chosen], [], [], [m.words for m in chosen])
+        found = _role_phrase(text)
+        if found is None:
             return Resolution([], [], [])
+        unknown, span = found
         # A shortened title ("the VP", "Head of Data") that only one role can mean is that role.
         wanted = set(role_tokens(unknown))
         covering = [role for role, title in self._titles if wanted and wanted <= set(title)]
         if len(covering) == 1:
-            return Resolution(covering, [], [])
-        return Resolution([], [unknown], self.suggest(unknown))
+            return Resolution(covering, [], [], [span])
+        return Resolution([], [unknown], self.suggest(unknown), [span])
 
     def suggest(self, phrase: str, limit: int = 3) -> list[str]:
         """The catalogue's roles closest to a phrase that names none of them."""
@@ -159,15 +195,15 @@ def _inside(a: RoleMatch, b: RoleMatch) -> bool:
     return b.start <= a.start and a.end <= b.end and (a.end - a.start) < (b.end - b.start)
 
 
-def _role_phrase(text: str) -> str | None:
-    """A phrase that names a job (`VP of Marketing`, `data engineer`), when the text has one.
+def _role_phrase(text: str) -> tuple[str, tuple[int, int]] | None:
+    """A phrase that names a job (`VP of Marketing`, `data engineer`) and its words' span.
 
     Around the first job noun: a rank followed by `of` takes the words after it ("VP of
     Marketing and Sales"), any other noun the words before it ("data engineer"), up to the
     first word that is not part of a title (question words, section words, request words).
     """
     roles = _roles()
-    words = _TOKEN.findall(fold(text))
+    words = words_of(text)
     at = next((i for i, w in enumerate(words) if stem(w) in roles.nouns), None)
     if at is None:
         return None
@@ -192,7 +228,7 @@ def _role_phrase(text: str) -> str | None:
     while start > 0 and words[start - 1] in roles.qualifiers:
         start -= 1
     phrase = words[start:end]
-    return " ".join(_display_word(w) for w in phrase) if phrase else None
+    return (" ".join(_display_word(w) for w in phrase), (start, end)) if phrase else None
 
 
 @cache

@@ -31,12 +31,20 @@ from assistant.items import Item
 from assistant.planning import Plan
 
 SelectionKind = Literal["items", "part", "abstain"]
+# How much less close to the question a fuller match elsewhere may be than the part's own.
+_CLOSE = 0.05
 
 
 class Thresholds(BaseModel):
     """The numbers selection decides by (calibrated; see the module docstring)."""
 
     topic_share: float = Field(ge=0, le=1, description="Least share of the topic an item holds")
+    topic_floor: float = Field(
+        ge=0, le=1, description="Least share counting the words the blueprint never uses"
+    )
+    topic_dense: float = Field(
+        ge=-1, le=1, description="Least similarity of an item that holds the topic's words"
+    )
     runner_up: float = Field(ge=0, le=1, description="Items kept within this share of the best")
     max_items: int = Field(ge=1, description="Most items a topic answer quotes")
     dense_answer: float = Field(ge=-1, le=1, description="Least similarity to answer a paraphrase")
@@ -82,15 +90,12 @@ def select(
     region = [s for s in scored if s.item.chunk.section_key in asked] if asked else list(scored)
     narrowed = _narrow(index, plan, region, set(asked))
 
-    if plan.terms:
-        chosen = _topic_items(narrowed, limits) or _topic_items(region, limits)
-        if chosen:
-            return Selection("items", chosen, notes=["topic found in the part asked for"])
-        elsewhere = _topic_items(scored, limits)
-        # A topic word found outside the section the question names is taken only when those
-        # items are as close to the question as anything in that section.
-        if elsewhere and (not asked or _closeness(scored, elsewhere) >= best(region, "dense")):
-            return Selection("items", elsewhere, notes=["topic found in another section"])
+    if plan.terms and not _titles_hold(index, plan, narrowed, region):
+        firm = bool(set(asked) & set(plan.cued))
+        known = sum(1 for t in plan.terms if t in index.idf)
+        chosen = _topic(scored, region, narrowed, limits, asked=bool(asked), firm=firm, terms=known)
+        if chosen is not None:
+            return chosen
         unknown = list(unsupported_terms(plan, index.words).values())
         dense = best(region, "dense")
         if unknown and dense < limits.dense_incidental:
@@ -109,6 +114,62 @@ def select(
     return Selection("part", _part(narrowed), notes=["the part the question names"])
 
 
+def _titles_hold(
+    index: DocumentIndex, plan: Plan, narrowed: Sequence[Scored], region: Sequence[Scored]
+) -> bool:
+    """Whether the subsection titles the question named hold all its topic terms.
+
+    "What are the strategic responsibilities?" names the subsection "Strategic
+    responsibilities": its words are the title's, so it asks for the whole subsection.
+    """
+    if narrowed is region or not narrowed:
+        return False
+    titles = {k for s in narrowed for k in index.heading_keys[s.position]}
+    return set(plan.terms) <= titles
+
+
+def _topic(
+    scored: Sequence[Scored],
+    region: Sequence[Scored],
+    narrowed: Sequence[Scored],
+    limits: Thresholds,
+    *,
+    asked: bool,
+    firm: bool,
+    terms: int,
+) -> Selection | None:
+    """The items holding the question's topic, in the part it names or, failing it, elsewhere.
+
+    Items elsewhere that hold more of the topic win when the part was only implied by a time
+    phrase or a weak cue ("coverage at 6 months"), when they hold every word of a topic of
+    several words and the part's matches do not ("compliance control coverage"), or when they
+    are as close to the question as the part's own matches. When the part holds none, a
+    one-word topic found elsewhere wins only if closer to the question than anything in the
+    part (else it is a word in passing: "mistakes to avoid" is no soft skill).
+    """
+    inside = _topic_items(narrowed, limits) or _topic_items(region, limits)
+    elsewhere = _topic_items(scored, limits) if asked else []
+    if elsewhere and _share(scored, elsewhere) > _share(scored, inside):
+        # Every word of a topic of several words, found together, is the topic itself.
+        whole = terms > 1 and _complete(scored, elsewhere) and not _complete(scored, inside)
+        bar = _closeness(scored, inside) - _CLOSE if inside else best(region, "dense")
+        if not firm or whole or _closeness(scored, elsewhere) >= bar:
+            return Selection("items", elsewhere, notes=["topic found in another section"])
+    if inside:
+        return Selection("items", inside, notes=["topic found in the part asked for"])
+    return None
+
+
+def _complete(scored: Sequence[Scored], items: Sequence[Item]) -> bool:
+    chosen = {id(i) for i in items}
+    return any(s.complete for s in scored if id(s.item) in chosen)
+
+
+def _share(scored: Sequence[Scored], items: Sequence[Item]) -> float:
+    chosen = {id(i) for i in items}
+    return max((s.lexical for s in scored if id(s.item) in chosen), default=0.0)
+
+
 def _closeness(scored: Sequence[Scored], items: Sequence[Item]) -> float:
     chosen = {id(i) for i in items}
     return max((s.dense for s in scored if id(s.item) in chosen), default=0.0)
@@ -117,12 +178,12 @@ def _closeness(scored: Sequence[Scored], items: Sequence[Item]) -> float:
 def _cue_items(
     index: DocumentIndex, plan: Plan, region: Sequence[Scored], limits: Thresholds
 ) -> list[Item]:
-    """The few items of a section that spell a cue word its title does not hold, if any."""
+    """The few items of a section that spell the cue words its titles do not hold, if any."""
     titles = {k for s in region for k in index.heading_keys[s.position]}
     telling = plan.cue_words - titles
     if not telling:
         return []
-    hits = [s for s in region if index.item_keys[s.position] & telling]
+    hits = [s for s in region if telling <= index.item_keys[s.position]]
     if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
         return []
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
@@ -154,7 +215,15 @@ def _topic_items(pool: Sequence[Scored], limits: Thresholds) -> list[Item]:
     top = best(pool, "lexical")
     if top < limits.topic_share:
         return []
-    candidates = [s for s in pool if s.lexical >= limits.runner_up * top]
+    candidates = [
+        s
+        for s in pool
+        if s.lexical >= limits.runner_up * top
+        and s.whole >= limits.topic_floor
+        and s.dense >= limits.topic_dense
+    ]
+    if not candidates:
+        return []
     # Matches in other sections than the best one's are words in passing, not the topic.
     lead = max(candidates, key=lambda s: (s.lexical, s.dense))
     section = lead.item.chunk.section_key

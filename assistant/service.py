@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from assistant.answering import AnswerContext, Answerer, Draft, Finding
 from assistant.citations import validate_citations
+from assistant.corpus import DocumentIndex
 from assistant.embeddings import Embedder, SentenceTransformerEmbedder
 from assistant.errors import EmptyIndexError, OutdatedIndexError, QuestionError
 from assistant.evidence import Scored, score_items, unsupported_terms
@@ -298,9 +299,10 @@ class Assistant:
         scored = score_items(index, plan, query)
         if role.coverage is RoleCoverage.SUMMARY:
             prepared.retrieved.extend(_ranked(scored, [], self._settings.top_k))
-            unknown = unsupported_terms(plan, snapshot.corpus_words)
-            if unknown:
-                gathered.declined.append((role, Selection("abstain", missing=[*unknown.values()])))
+            if plan.terms and not self._held_by_any_blueprint(prepared, query):
+                # Not even a full blueprint says it: "partial" would promise what none has.
+                missing = [*plan.terms.values()]
+                gathered.declined.append((role, Selection("abstain", missing=missing)))
                 return
             detail = [s for s in plan.sections if s not in _SUMMARY_SECTIONS]
             if detail or unsupported_terms(plan, index.words):
@@ -322,20 +324,8 @@ class Assistant:
     def _answer_any_role(self, prepared: _Prepared, query: list[float]) -> None:
         """A question that names no role: the items of the closest documents that hold it."""
         snapshot, plan = prepared.snapshot, prepared.plan
-        serving = {d: set(snapshot.records[d].chunk_ids) for d in snapshot.serving_docs()}
-        # Hits the snapshot does not hold (a newer generation's, a shadowed summary, leftovers
-        # of a stopped ingest) are not answered from.
-        hits = [
-            (chunk, score)
-            for chunk, score in self._store.query(query, _GLOBAL_CHUNKS)
-            if chunk.id in serving.get(chunk.doc_id, ())
-        ]
-        documents = list(dict.fromkeys(chunk.doc_id for chunk, _ in hits))[:_GLOBAL_DOCUMENTS]
         limits = thresholds()
-        for doc_id in documents:
-            index = self._reader.document(snapshot, doc_id)
-            scored = score_items(index, plan, query)
-            selection = select(index, plan, scored)
+        for index, scored, selection in self._closest_documents(snapshot, plan, query):
             prepared.retrieved.extend(_ranked(scored, selection.items, self._settings.top_k))
             if selection.kind != "items":
                 continue
@@ -344,9 +334,38 @@ class Assistant:
                 role = next(r for r in snapshot.catalogue if r.id == index.record.role_id)
                 prepared.findings.append(Finding(role, selection.items))
         if not prepared.findings:
-            best_dense = max((score for _, score in hits), default=0.0)
-            prepared.notes.append(f"no role named; best similarity {best_dense:.2f}")
+            prepared.notes.append("no role named and no blueprint holds the topic")
             _declined(prepared, _OFF_TOPIC_TEXT)
+
+    def _held_by_any_blueprint(self, prepared: _Prepared, query: list[float]) -> bool:
+        """Whether a full blueprint holds the question's topic (what a summary cannot tell)."""
+        documents = self._closest_documents(prepared.snapshot, prepared.plan, query, full=True)
+        return any(selection.kind != "abstain" for _, _, selection in documents)
+
+    def _closest_documents(
+        self, snapshot: IndexSnapshot, plan: Plan, query: list[float], *, full: bool = False
+    ) -> list[tuple[DocumentIndex, list[Scored], Selection]]:
+        """The documents of the chunks closest to the question, each with its selection."""
+        serving = {
+            d: set(snapshot.records[d].chunk_ids)
+            for d in snapshot.serving_docs()
+            if not full or snapshot.records[d].coverage is RoleCoverage.FULL
+        }
+        # Hits the snapshot does not hold (a newer generation's, a shadowed summary, leftovers
+        # of a stopped ingest) are not answered from.
+        hits = [
+            chunk
+            for chunk, _ in self._store.query(
+                query, _GLOBAL_CHUNKS, list(serving) if full else None
+            )
+            if chunk.id in serving.get(chunk.doc_id, ())
+        ]
+        found = []
+        for doc_id in list(dict.fromkeys(chunk.doc_id for chunk in hits))[:_GLOBAL_DOCUMENTS]:
+            index = self._reader.document(snapshot, doc_id)
+            scored = score_items(index, plan, query)
+            found.append((index, scored, select(index, plan, scored)))
+        return found
 
     def _condense(self, question: str, history: Sequence[Turn]) -> str:
         """With an LLM, rewrite a follow-up into a standalone question (else keep it)."""

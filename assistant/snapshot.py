@@ -13,7 +13,6 @@ import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from threading import Lock
 
 from assistant.corpus import DocumentIndex
@@ -43,11 +42,6 @@ class IndexSnapshot:
     resolver: RoleResolver
     planner: Planner
     serving: Mapping[str, tuple[str, ...]]
-
-    @cached_property
-    def corpus_words(self) -> frozenset[str]:
-        """Every word key any document of the index uses (what no blueprint says is outside)."""
-        return frozenset(w for record in self.records.values() for w in record.words)
 
     @property
     def empty(self) -> bool:

@@ -28,7 +28,6 @@ from assistant.manifest import Change, DocumentRecord, Head, IndexStamp
 from assistant.models import Blueprint, Chunk, IngestError, IngestPlan, IngestReport
 from assistant.settings import PROJECT_ROOT
 from assistant.store import ChunkStore, StoredDocument
-from assistant.text import keys
 from ingest.chunker import CHUNKER_VERSION, chunk_blueprint
 from ingest.errors import SourceError
 from ingest.lock import WriterLock
@@ -595,7 +594,6 @@ def _record(plan: _Plan, generation: int) -> DocumentRecord:
         chunk_ids=[c.id for c in plan.chunks],
         sections=list(dict.fromkeys(c.section for c in plan.chunks)),
         summary=summary.text.split("\n", 1)[-1].strip(),
-        words=sorted({k for c in plan.chunks for k in keys(c.text)}),
     )
 
 

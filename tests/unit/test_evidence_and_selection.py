@@ -20,7 +20,13 @@ from assistant.selection import Thresholds, select
 
 ROLE = "Head of Testing"
 LIMITS = Thresholds(
-    topic_share=0.5, runner_up=0.75, max_items=5, dense_answer=0.45, dense_incidental=0.5
+    topic_share=0.5,
+    topic_floor=0.3,
+    topic_dense=0.0,
+    runner_up=0.75,
+    max_items=5,
+    dense_answer=0.45,
+    dense_incidental=0.5,
 )
 
 # (section heading, section key, subsection, kind, body lines)
