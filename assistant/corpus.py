@@ -24,7 +24,8 @@ class DocumentIndex:
     """The items of one document version, with what item scoring reads.
 
     `vectors` has one L2-normalised row per item (a zero row where the store had none);
-    `idf` weighs each word key by how few of the document's items use it.
+    `head_keys` are the words of each item's head (what it is about: a row's first cell, a
+    bullet's own line); `idf` weighs each word key by how few of the document's items use it.
     """
 
     record: DocumentRecord
@@ -32,6 +33,7 @@ class DocumentIndex:
     items: list[Item]
     vectors: np.ndarray
     item_keys: list[frozenset[str]]
+    head_keys: list[frozenset[str]]
     heading_keys: list[frozenset[str]]
     idf: Mapping[str, float]
 
@@ -59,13 +61,14 @@ class DocumentIndex:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
         item_keys = [frozenset(keys(i.flat)) for i in items]
+        head_keys = [frozenset(keys(i.head)) for i in items]
         heading_keys = [frozenset(keys(f"{i.chunk.section} {i.chunk.subsection}")) for i in items]
         frequency: Counter[str] = Counter()
         for found in item_keys:
             frequency.update(found)
         count = len(items)
         idf = {k: math.log(1 + (count - f + 0.5) / (f + 0.5)) for k, f in frequency.items()}
-        return cls(record, ordered, items, matrix, item_keys, heading_keys, idf)
+        return cls(record, ordered, items, matrix, item_keys, head_keys, heading_keys, idf)
 
     @property
     def words(self) -> frozenset[str]:

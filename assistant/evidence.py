@@ -22,7 +22,7 @@ import numpy as np
 
 from assistant.corpus import DocumentIndex
 from assistant.items import Item
-from assistant.planning import Plan
+from assistant.planning import Plan, request_keys
 from assistant.text import edit_distance, fold, keys
 
 _CUE_WEIGHT = 0.5
@@ -38,6 +38,8 @@ class Scored:
     lexical: float
     whole: float = 0.0
     complete: bool = False
+    held: frozenset[str] = frozenset()
+    head: float = 0.0
 
 
 def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> list[Scored]:
@@ -46,7 +48,8 @@ def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> lis
     `lexical` is the item's share of the weight of the topic terms the document uses (a word
     it never uses cannot be matched, so "how fast is drift caught" is about drift);
     `whole` its share of all the topic terms' weight, the unknown ones included; `complete`
-    whether it holds every topic term the document uses.
+    whether it holds every topic term the document uses, `held` which of them; `head` the
+    share its head holds (an item named for the topic is about it, not mentioning it).
     """
     dense = _dense(index, query)
     # The words that cued a section tell items of it apart too ("incidents a quarter" is the
@@ -61,6 +64,7 @@ def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> lis
     scored = []
     for position, (item, found) in enumerate(zip(index.items, index.item_keys, strict=True)):
         held = sum(w for t, w in known.items() if t in found)
+        in_head = sum(w for t, w in known.items() if t in index.head_keys[position])
         scored.append(
             Scored(
                 item,
@@ -69,6 +73,8 @@ def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> lis
                 held / known_total if known_total else 0.0,
                 held / total if total else 0.0,
                 bool(topic) and topic <= found,
+                frozenset(topic & found),
+                in_head / known_total if known_total else 0.0,
             )
         )
     return scored
@@ -99,7 +105,8 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
             titles.setdefault(item.chunk.subsection, (item.chunk.section_key, item.chunk.section))
     if not titles:
         return {}
-    question = plan.words
+    # Request words ("typical", "main") name no subsection, even one whose title has them.
+    question = plan.words - request_keys()
     title_keys = {t: keys(t) for t in titles}
     common: dict[str, set[str]] = {}
     for title, (key, _) in titles.items():

@@ -41,6 +41,13 @@ class Item:
         return "\n".join([self.text, *(f"{_CHILD}{child}" for child in self.children)])
 
     @property
+    def head(self) -> str:
+        """What the item is about: a row's first cell, a bullet's own line, a sentence."""
+        if self.kind == "row":
+            return self.text.split(" | ", 1)[0].partition(": ")[2] or self.text
+        return self.text
+
+    @property
     def flat(self) -> str:
         """The item's text on one line, sub-bullets included."""
         return " ".join([self.text, *self.children])

@@ -255,7 +255,7 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
         if scope.section not in sections:
             sections.append(scope.section)
 
-    requests = _request_keys()
+    requests = request_keys()
     terms: dict[str, str] = {}
     for word, key, taken in zip(words, keys, used, strict=True):
         if not taken and word not in STOPWORDS and key not in requests and len(word) > 1:
@@ -266,10 +266,10 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
 
 
 @cache
-def _request_keys() -> frozenset[str]:
-    """The keys of request, catalogue and comparison words: never a question's topic."""
+def request_keys() -> frozenset[str]:
+    """The keys of request and comparison words: never a question's topic."""
     questions = vocabulary().questions
-    words = [*questions.request, *questions.catalogue.nouns, *questions.comparison]
+    words = [*questions.request, *questions.comparison]
     return frozenset(k for w in words for k in key_sequence(w))
 
 

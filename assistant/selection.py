@@ -211,10 +211,14 @@ def _narrow(
 
 
 def _topic_items(pool: Sequence[Scored], limits: Thresholds) -> list[Item]:
-    """The items that hold the question's topic, best first (none when no item holds enough)."""
+    """The items that hold the question's topic, best first (none when no item holds enough).
+
+    A topic of several words no single item holds enough of ("warehouses and dashboarding
+    products") is answered by the few items that hold it together, one per word.
+    """
     top = best(pool, "lexical")
     if top < limits.topic_share:
-        return []
+        return _covering(pool, limits)
     candidates = [
         s
         for s in pool
@@ -225,13 +229,41 @@ def _topic_items(pool: Sequence[Scored], limits: Thresholds) -> list[Item]:
     if not candidates:
         return []
     # Matches in other sections than the best one's are words in passing, not the topic.
-    lead = max(candidates, key=lambda s: (s.lexical, s.dense))
+    lead = max(candidates, key=lambda s: (s.lexical, s.head, s.dense))
     section = lead.item.chunk.section_key
     ranked = sorted(
         (s for s in candidates if s.item.chunk.section_key == section),
-        key=lambda s: (-s.lexical, -s.dense, s.position),
+        key=lambda s: (-s.lexical, -s.head, -s.dense, s.position),
     )
     return [s.item for s in ranked[: limits.max_items]]
+
+
+def _covering(pool: Sequence[Scored], limits: Thresholds) -> list[Item]:
+    """The fewest items of one section that together hold enough of the topic, if any."""
+    eligible = [s for s in pool if s.held and s.dense >= limits.topic_dense]
+    if not eligible:
+        return []
+    # Each term's share of the topic, read off the items' shares of what they hold.
+    weight: dict[str, float] = {}
+    for s in eligible:
+        if len(s.held) == 1:
+            (term,) = s.held
+            weight[term] = max(weight.get(term, 0.0), s.lexical)
+    lead = max(eligible, key=lambda s: (s.lexical, s.dense))
+    section = lead.item.chunk.section_key
+    chosen: list[Scored] = []
+    covered: set[str] = set()
+    candidates = [s for s in eligible if s.item.chunk.section_key == section]
+    while len(chosen) < limits.max_items:
+        gain = {id(s): sum(weight.get(t, 0.0) for t in s.held - covered) for s in candidates}
+        pick = max(candidates, key=lambda s: (gain[id(s)], s.dense), default=None)
+        if pick is None or gain[id(pick)] <= 0:
+            break
+        chosen.append(pick)
+        covered |= pick.held
+    if len(chosen) < 2 or sum(weight.get(t, 0.0) for t in covered) < limits.topic_share:
+        return []
+    return [s.item for s in chosen]
 
 
 def _closest(region: Sequence[Scored], limits: Thresholds) -> Selection:

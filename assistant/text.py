@@ -6,8 +6,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import snowballstemmer
-
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be been being both but by can
     could did do does doing done for from had has have having he her hers him his how i if
@@ -18,7 +16,7 @@ STOPWORDS = frozenset(
     please like look looks happen happens usually typically kind sort thing things get gets got
     make way ways go goes person someone somebody used using well know many much
     de del la el los las le les du des un une der die das und et y en que son cuales cual quels
-    quelles quel welche welcher was wie est sont es ist""".split()
+    quelles quel welche welcher was wie est sont es ist hat haben sind der die das""".split()
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"(])")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*")
@@ -50,16 +48,33 @@ def tokens(text: str, *, keep_stopwords: bool = False) -> list[str]:
     return [stem(t) for t in found if keep_stopwords or t not in STOPWORDS]
 
 
-_STEMMER = snowballstemmer.stemmer("english")
+_INFLECTIONS = ("ingly", "edly", "ing", "ed")
+_UNDOUBLED = frozenset("bdgmnprt")
 
 
 @lru_cache(maxsize=65536)
 def term_key(token: str) -> str:
-    """The comparison key of a word: its Porter2 stem (`measured`, `measurement` -> `measur`).
+    """The comparison key of a word: the word without its inflections.
 
-    Plurals of acronyms are dropped first (`kpis` -> `kpi`), which Porter2 leaves alone.
+    Plurals, `-ed`, `-ing`, `-ly` and a final `e` go (`measured`, `measures`, `measuring`
+    and `measure` are `measur`; `planned` is `plan`; `weekly` is `week`), derivations stay:
+    `experience` and `experiment`, `product` and `production`, `custom` and `customer` are
+    different words, as a full stemmer would not tell.
     """
-    return str(_STEMMER.stemWord(stem(token)))
+    word = stem(token)
+    for suffix in _INFLECTIONS:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] in _UNDOUBLED:
+                word = word[:-1]  # planned, shipped, embedded
+            break
+    if word.endswith("ly") and len(word) > 5:
+        word = word[:-2]
+    if word.endswith("ue") and len(word) > 6:
+        word = word[:-2]  # catalogue, dialogue
+    elif word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
 
 
 def key_sequence(text: str) -> list[str]:

@@ -185,6 +185,9 @@ def article_sections(soup: Tag) -> list[Section]:
         if isinstance(event, Block):
             builder.add(event)
             continue
+        if isinstance(event, _Subheading):
+            builder.start_subsection(event.text, soft=True)
+            continue
         section = sections.get(id(event))
         level = int(event.name[1])
         text = heading_text(event)
@@ -267,12 +270,18 @@ class _SectionBuilder:
     def __init__(self) -> None:
         self._sections: list[list[Section]] = []
         self._collecting = False
+        self._headed = False
 
     def start_section(self, number: int, title: str, key: str) -> None:
         self._sections.append([Section(number=number, title=title, key=key)])
         self._collecting = True
+        self._headed = False
 
-    def start_subsection(self, name: str) -> None:
+    def start_subsection(self, name: str, *, soft: bool = False) -> None:
+        """Start a subsection; a soft one (a bold title line) only where no heading made one."""
+        if soft and self._headed:
+            return
+        self._headed = self._headed or not soft
         if self._collecting and name:
             own = self._sections[-1][0]
             part = Section(number=own.number, title=own.title, key=own.key, subsection=name)
@@ -294,7 +303,36 @@ class _SectionBuilder:
         return result
 
 
-def _events(parent: Tag, marks: frozenset[int]) -> Iterator[Tag | Block]:
+@dataclass(frozen=True)
+class _Subheading:
+    """A paragraph that titles the bullets after it, as a heading would."""
+
+    text: str
+
+
+def _bold_title(paragraph: Tag, blocks: list[Block]) -> str:
+    """The lead-in of a paragraph that is all bold and followed by its own bullets, else "".
+
+    WordPress posts often group a section's bullets under such lines ("**Governance and
+    risk deliverables**" then the deliverables): they are subsections without a heading tag.
+    A lead-in ending in ":" or "." is a sentence or a label, not a title.
+    """
+    if len(blocks) < 2 or blocks[0].kind != "paragraph" or blocks[1].kind != "bullets":
+        return ""
+    lead = blocks[0].text
+    first = next((c for c in paragraph.children if not _blank(c)), None)
+    if not isinstance(first, Tag) or first.name not in {"strong", "b"}:
+        return ""
+    if clean(first.get_text()) != lead or lead.endswith((":", ".")) or len(lead) > 80:
+        return ""
+    return lead
+
+
+def _blank(node: PageElement) -> bool:
+    return isinstance(node, NavigableString) and not str(node).strip()
+
+
+def _events(parent: Tag, marks: frozenset[int]) -> Iterator[Tag | Block | _Subheading]:
     """Headings (as tags) and content blocks in document order, chrome left out."""
     run: list[PageElement] = []
     for child in parent.children:
@@ -311,7 +349,12 @@ def _events(parent: Tag, marks: frozenset[int]) -> Iterator[Tag | Block]:
             yield child
         elif child.name == "p":
             if not _mostly_links(child):
-                yield from _text_blocks(text_lines(child.children))
+                blocks = _text_blocks(text_lines(child.children))
+                title = _bold_title(child, blocks)
+                if title:
+                    yield _Subheading(title)
+                    blocks = blocks[1:]
+                yield from blocks
         elif child.name in _LIST_TAGS:
             items = _list_items(child)
             if items and not _mostly_links(child):

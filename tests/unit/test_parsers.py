@@ -297,8 +297,14 @@ def test_indented_pseudo_bullets_are_children_of_the_bullet_above(vp: Blueprint)
         ("Annual operating plan: headcount plan, budget, vendor strategy, and ROI model", []),
         ("Quarterly portfolio plan with prioritized initiatives and clear success metrics", []),
     ]
-    # The bold lead-in stays a paragraph of its own.
-    assert blocks_of(deliverables[0], "paragraph")[0].text == "Strategy and planning deliverables"
+    # The bold line that titles the bullets is their subsection.
+    assert deliverables[0].subsection == "Strategy and planning deliverables"
+    assert [s.subsection for s in deliverables] == [
+        "Strategy and planning deliverables",
+        "Platform and engineering deliverables",
+        "Governance and risk deliverables",
+        "Business and enablement deliverables",
+    ]
 
 
 def test_nested_list_items_are_children_of_their_parent_item(vp: Blueprint) -> None:
