@@ -98,7 +98,13 @@ def select(
             return chosen
         unknown = list(unsupported_terms(plan, index.words).values())
         dense = best(region, "dense")
-        if unknown and dense < limits.dense_incidental:
+        if firm:
+            # A section the question names by its own words is answered even when the rest of
+            # the question is words the blueprint does not use ("next career steps").
+            notes = [f"words the blueprint does not use: {sorted(unknown)}"] if unknown else []
+            return Selection("part", _part(narrowed), notes=["the part the question names", *notes])
+        if unknown and (not known or dense < limits.dense_incidental):
+            # Nothing in the blueprint spells the topic: a close-sounding sentence is no answer.
             return Selection(
                 "abstain",
                 missing=unknown,

@@ -12,7 +12,7 @@ STOPWORDS = frozenset(
     in into is it its itself just me more most my no nor not now of on once only or other
     our ours out over own same she should so some such than that the their theirs them then
     there these they this those through to too under until up very was we were what when
-    where which while who whom why will with would you your yours s t tell give show list
+    where which while who whom why will with without would you your yours s t tell give show list
     please like look looks happen happens usually typically kind sort thing things get gets got
     make way ways go goes person someone somebody used using well know many much
     de del la el los las le les du des un une der die das und et y en que son cuales cual quels
