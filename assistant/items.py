@@ -42,10 +42,14 @@ class Item:
 
     @property
     def head(self) -> str:
-        """What the item is about: a row's first cell, a bullet's own line, a sentence."""
+        """What the item is about.
+
+        A row's first cell; a label before a colon ("Reports to: the VP…"); else its line.
+        """
         if self.kind == "row":
             return self.text.split(" | ", 1)[0].partition(": ")[2] or self.text
-        return self.text
+        label, colon, rest = self.text.partition(": ")
+        return label if colon and rest and len(label) <= 60 else self.text
 
     @property
     def flat(self) -> str:

@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 
 from assistant.models import RoleCoverage, RoleInfo, Turn
 from assistant.roles import RoleResolver, role_tokens, words_of
-from assistant.text import STOPWORDS, key_sequence, stem, term_key
+from assistant.text import STOPWORDS, key_sequence, keys, stem, term_key
 from assistant.vocabulary import Scope, vocabulary
 
 Kind = Literal["lookup", "compare", "catalogue", "greeting"]
@@ -256,13 +256,23 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
             sections.append(scope.section)
 
     requests = request_keys()
+    # Words of the named section's own description ("how performance is measured" for the
+    # KPIs) say which section, not what in it.
+    general = {k for key in sections if key in strong for k in _description_keys(key)}
     terms: dict[str, str] = {}
     for word, key, taken in zip(words, keys, used, strict=True):
-        if not taken and word not in STOPWORDS and key not in requests and len(word) > 1:
-            terms.setdefault(key, word)
+        if taken or word in STOPWORDS or key in requests or key in general or len(word) < 2:
+            continue
+        terms.setdefault(key, word)
     # Only words of a strong cue make their section firm; weak cues and time phrases suggest.
     firm = frozenset(k for k in sections if k in strong)
     return _Reading(sections, firm, scopes, terms, words, cue_words)
+
+
+@cache
+def _description_keys(section: str) -> frozenset[str]:
+    kind = vocabulary().section(section)
+    return frozenset(keys(kind.description)) if kind else frozenset()
 
 
 @cache

@@ -29,6 +29,8 @@ from assistant.corpus import DocumentIndex
 from assistant.evidence import Scored, best, subsection_scores, unsupported_terms
 from assistant.items import Item
 from assistant.planning import Plan
+from assistant.sections import section_title
+from assistant.text import keys
 
 SelectionKind = Literal["items", "part", "abstain"]
 # How much less close to the question a fuller match elsewhere may be than the part's own.
@@ -39,6 +41,9 @@ class Thresholds(BaseModel):
     """The numbers selection decides by (calibrated; see the module docstring)."""
 
     topic_share: float = Field(ge=0, le=1, description="Least share of the topic an item holds")
+    part_share: float = Field(
+        ge=0, le=1, description="The same, within a section the question names by its words"
+    )
     topic_floor: float = Field(
         ge=0, le=1, description="Least share counting the words the blueprint never uses"
     )
@@ -153,7 +158,12 @@ def _topic(
     one-word topic found elsewhere wins only if closer to the question than anything in the
     part (else it is a word in passing: "mistakes to avoid" is no soft skill).
     """
-    inside = _topic_items(narrowed, limits) or _topic_items(region, limits)
+    # A subsection the question names is where its topic is looked for (else the section).
+    # Within a section the question names by its words, the best matches there are enough.
+    share = limits.part_share if firm else limits.topic_share
+    inside = _topic_items(narrowed, limits, share) or (
+        _topic_items(region, limits, share) if narrowed is region else []
+    )
     elsewhere = _topic_items(scored, limits) if asked else []
     if elsewhere and _share(scored, elsewhere) > _share(scored, inside):
         # Every word of a topic of several words, found together, is the topic itself.
@@ -184,12 +194,20 @@ def _closeness(scored: Sequence[Scored], items: Sequence[Item]) -> float:
 def _cue_items(
     index: DocumentIndex, plan: Plan, region: Sequence[Scored], limits: Thresholds
 ) -> list[Item]:
-    """The few items of a section that spell the cue words its titles do not hold, if any."""
+    """The few items of a section that spell the cue words its titles do not hold, if any.
+
+    Words of the section's titles (its own and the template's) name the section, not an item.
+    Items whose head holds the words ("Reports to: …") are the answer over items that only
+    mention them ("defect reports").
+    """
     titles = {k for s in region for k in index.heading_keys[s.position]}
+    titles |= {k for key in plan.sections for k in keys(section_title(key))}
     telling = plan.cue_words - titles
     if not telling:
         return []
     hits = [s for s in region if telling <= index.item_keys[s.position]]
+    named = [s for s in hits if telling <= index.head_keys[s.position]]
+    hits = named or hits
     if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
         return []
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
@@ -212,18 +230,29 @@ def _narrow(
         return region
     top = max(scores.values())
     wanted = {title for title, score in scores.items() if score == top}
+    if len(wanted) > 1:
+        # Titles the question's words name equally ("decide" in "Decides alone" and "Decides
+        # with leadership"): the ones whose items are closest to the question in meaning.
+        closeness = {
+            t: max((s.dense for s in region if s.item.chunk.subsection == t), default=0.0)
+            for t in wanted
+        }
+        nearest = max(closeness.values())
+        wanted = {t for t, c in closeness.items() if c >= nearest - _CLOSE}
     narrowed = [s for s in region if s.item.chunk.subsection in wanted]
     return narrowed or region
 
 
-def _topic_items(pool: Sequence[Scored], limits: Thresholds) -> list[Item]:
+def _topic_items(
+    pool: Sequence[Scored], limits: Thresholds, share: float | None = None
+) -> list[Item]:
     """The items that hold the question's topic, best first (none when no item holds enough).
 
     A topic of several words no single item holds enough of ("warehouses and dashboarding
     products") is answered by the few items that hold it together, one per word.
     """
     top = best(pool, "lexical")
-    if top < limits.topic_share:
+    if top < (limits.topic_share if share is None else share):
         return _covering(pool, limits)
     candidates = [
         s
@@ -291,6 +320,4 @@ def _closest(region: Sequence[Scored], limits: Thresholds) -> Selection:
 
 
 def _section_word(key: str) -> str:
-    from assistant.sections import section_title
-
     return section_title(key)

@@ -21,6 +21,7 @@ from assistant.selection import Thresholds, select
 ROLE = "Head of Testing"
 LIMITS = Thresholds(
     topic_share=0.5,
+    part_share=0.25,
     topic_floor=0.3,
     topic_dense=0.0,
     runner_up=0.75,
