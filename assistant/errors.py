@@ -21,3 +21,7 @@ class EmptyIndexError(BlueprintsError):
 
 class StoreUnavailableError(BlueprintsError):
     """The Chroma store cannot be opened or reached."""
+
+
+class EmbeddingModelError(BlueprintsError):
+    """The embedding model, or its ONNX export, cannot be loaded, made or trusted."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +30,13 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_model_path: Path | None = None
     embedding_batch_size: int = Field(default=64, ge=1)
+    # Where the one-time ONNX export lives: beside the default index, shared by every store
+    # a developer or a test points at, since it depends only on the model.
+    models_dir: Path = PROJECT_ROOT / ".blueprints" / "models"
+    embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
+    embedding_cache_size: int = Field(
+        default=1024, ge=0, description="Questions whose vectors are remembered; 0 disables"
+    )
     chunk_size: int = Field(
         default=1000, ge=200, description="Upper bound of a chunk, in characters"
     )
@@ -103,6 +111,12 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """Whether the Slack app should be mounted."""
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def onnx_export_dir(self) -> Path:
+        """The ONNX export of the configured embedding model."""
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_", self.embedding_model).strip("._") or "model"
+        return self.models_dir / folder
 
     @property
     def feedback_path(self) -> Path:
