@@ -150,6 +150,7 @@ class OnnxEmbedder(Embeddings):
         pad_id: int = 0,
         batch_size: int = 64,
         workers: int | None = None,
+        intra_op_threads: int = 1,
     ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
@@ -160,7 +161,7 @@ class OnnxEmbedder(Embeddings):
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=max_seq_length)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
@@ -176,7 +177,12 @@ class OnnxEmbedder(Embeddings):
 
     @classmethod
     def from_export(
-        cls, export_dir: Path, *, batch_size: int = 64, workers: int | None = None
+        cls,
+        export_dir: Path,
+        *,
+        batch_size: int = 64,
+        workers: int | None = None,
+        intra_op_threads: int = 1,
     ) -> OnnxEmbedder:
         """Load an export made by `export_onnx_model`.
 
@@ -192,6 +198,7 @@ class OnnxEmbedder(Embeddings):
             pad_id=stamp.pad_id,
             batch_size=batch_size,
             workers=workers,
+            intra_op_threads=intra_op_threads,
         )
 
     @property

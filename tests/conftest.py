@@ -13,7 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant.embeddings import SentenceTransformerEmbedder
-from assistant.service import Assistant, load_embedder, open_store
+from assistant.service import Assistant, open_store
 from assistant.settings import PROJECT_ROOT, Settings
 
 BUNDLED_CORPUS = PROJECT_ROOT / "data" / "blueprints"
@@ -33,8 +33,12 @@ def make_settings(store_dir: Path, **overrides: object) -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
-    """The real all-MiniLM-L6-v2, loaded once per test session."""
-    return load_embedder(make_settings(Path("/nonexistent")))
+    """The real all-MiniLM-L6-v2 on torch, loaded once per test session.
+
+    The torch model, whatever export the developer has: it is the reference the ONNX
+    export is checked against (tests/integration/test_onnx_embedder.py).
+    """
+    return SentenceTransformerEmbedder.from_settings(make_settings(Path("/nonexistent")))
 
 
 @pytest.fixture(scope="session")
