@@ -377,7 +377,10 @@ def _load_backend(settings: Settings, *, allow_export: bool) -> Embedder:
                 raise
             problem = str(exc)
     if problem is None:
-        return OnnxEmbedder.from_export(target, batch_size=settings.embedding_batch_size)
+        try:
+            return OnnxEmbedder.from_export(target, batch_size=settings.embedding_batch_size)
+        except Exception as exc:  # onnxruntime has exception types of its own for a bad file
+            problem = f"the export at {target} cannot be loaded ({exc})"
     if settings.embedding_backend == "onnx":
         msg = f"BLUEPRINTS_EMBEDDING_BACKEND=onnx but {problem}: run `blueprints setup-model`"
         raise EmbeddingModelError(msg)
@@ -410,11 +413,14 @@ def setup_onnx_model(settings: Settings, *, force: bool = False) -> ModelSetup:
     """
     source, target = source_model_path(settings), settings.onnx_export_dir
     reference = SentenceTransformerEmbedder.from_settings(settings)
-    if not force and export_problem(target, source, settings.embedding_model) is None:
+    problem = export_problem(target, source, settings.embedding_model, thorough=True)
+    if not force and problem is None:
         check = verify_onnx_export(OnnxEmbedder.from_export(target), reference)
         if check.passed:
             return ModelSetup(target, created=False, stamp=read_stamp(target), check=check)
         log.warning("the export at %s no longer matches the torch model; exporting again", target)
+    elif problem is not None:
+        log.info("%s: exporting the embedding model to ONNX", problem)
     stamp = export_onnx_model(source, target, name=settings.embedding_model, reference=reference)
     check = ProbeCheck(
         max_abs_diff=stamp.max_abs_diff,

@@ -13,11 +13,13 @@ An export is a folder:
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from datetime import UTC, datetime
 from importlib import metadata
@@ -61,6 +63,8 @@ PROBE_TEXTS = (
         for n in range(60)
     ),
 )
+# An export takes well under a minute; a temporary folder this old was left by a crash.
+_LEFTOVER_AGE_S = 3600
 # Files of a model folder that say nothing about its vectors.
 _IGNORED_SOURCE_FILES = frozenset({"README.md"})
 
@@ -124,10 +128,13 @@ def read_stamp(export_dir: Path) -> ExportStamp:
         raise EmbeddingModelError(msg) from exc
 
 
-def export_problem(export_dir: Path, source_model_dir: Path, name: str) -> str | None:
+def export_problem(
+    export_dir: Path, source_model_dir: Path, name: str, *, thorough: bool = False
+) -> str | None:
     """Why the export in `export_dir` cannot stand in for the model, or None when it can.
 
-    Cheap: file sizes and times, and a digest of the source only when those changed.
+    Cheap, for every process start: file sizes and times, and a digest of the source only
+    when those changed. `thorough` also hashes model.onnx against the stamp (for setup).
     """
     try:
         stamp = read_stamp(export_dir)
@@ -140,6 +147,8 @@ def export_problem(export_dir: Path, source_model_dir: Path, name: str) -> str |
         return f"{model} is missing or not the file the stamp describes"
     if not (export_dir / TOKENIZER_FILE).is_file():
         return f"{export_dir / TOKENIZER_FILE} is missing"
+    if thorough and _file_digest(model) != stamp.onnx_sha256:
+        return f"{model} is damaged (its digest is not the stamp's)"
     if not source_model_dir.is_dir():
         return f"the source model {source_model_dir} is missing"
     if source_fingerprint(source_model_dir) == stamp.source_files:
@@ -177,6 +186,7 @@ def export_onnx_model(
     """
     name = name or target_dir.name
     target_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target_dir)
     work = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}.partial-", dir=target_dir.parent))
     try:
         # mkdtemp makes the folder private; the export is as readable as the index beside it.
@@ -398,6 +408,18 @@ def _move_into_place(work: Path, target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Delete what an export killed half-way left beside `target`.
+
+    Only folders older than any export takes, so one running in another process is spared.
+    """
+    cutoff = time.time() - _LEFTOVER_AGE_S
+    for prefix in (f".{target.name}.partial-", f".{target.name}.old-"):
+        for folder in target.parent.glob(f"{glob.escape(prefix)}*"):
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _source_files(source: Path) -> list[Path]:

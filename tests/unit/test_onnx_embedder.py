@@ -6,6 +6,7 @@ stand in for the transformer, so every expected vector is computed by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -27,7 +28,9 @@ from assistant.onnx_export import (
     STAMP_FILE,
     TOKENIZER_FILE,
     ExportStamp,
+    _remove_leftovers,
     export_problem,
+    read_stamp,
     source_digest,
     source_fingerprint,
 )
@@ -285,3 +288,48 @@ def test_onnx_backend_without_an_export_says_how_to_make_one(tmp_path: Path) -> 
     configured = settings(models_dir=tmp_path, embedding_backend="onnx")
     with pytest.raises(EmbeddingModelError, match="blueprints setup-model"):
         load_embedder(configured, allow_export=False)
+
+
+def test_thorough_check_finds_a_damaged_model_file_of_the_right_size(tmp_path: Path) -> None:
+    source, export = make_export(tmp_path)
+    # make_export's stamp holds a made-up digest: only the thorough check looks at it.
+    assert export_problem(export, source, "tiny") is None
+    assert "is damaged" in (export_problem(export, source, "tiny", thorough=True) or "")
+    stamp = read_stamp(export)
+    digest = hashlib.sha256((export / MODEL_FILE).read_bytes()).hexdigest()
+    (export / STAMP_FILE).write_text(
+        stamp.model_copy(update={"onnx_sha256": digest}).model_dump_json(), encoding="utf-8"
+    )
+    assert export_problem(export, source, "tiny", thorough=True) is None
+
+
+def test_onnx_backend_with_an_unloadable_export_says_so(tmp_path: Path) -> None:
+    source, export = make_export(tmp_path)
+    size = (export / MODEL_FILE).stat().st_size
+    (export / MODEL_FILE).write_bytes(b"\0" * size)
+    configured = settings(
+        models_dir=export.parent,
+        embedding_model="tiny",
+        embedding_model_path=source,
+        embedding_backend="onnx",
+    )
+    with pytest.raises(EmbeddingModelError, match="cannot be loaded"):
+        load_embedder(configured, allow_export=False)
+
+
+def test_folders_left_by_a_killed_export_are_removed_but_not_a_running_one(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "all-MiniLM-L6-v2"
+    stale = tmp_path / ".all-MiniLM-L6-v2.partial-abc"
+    running = tmp_path / ".all-MiniLM-L6-v2.partial-def"
+    other = tmp_path / ".another-model.partial-abc"
+    for folder in (stale, running, other):
+        folder.mkdir()
+        (folder / MODEL_FILE).write_bytes(b"half")
+    long_ago = stale.stat().st_mtime - 2 * 3600
+    for folder in (stale, other):
+        os.utime(folder, (long_ago, long_ago))
+    _remove_leftovers(target)
+    assert not stale.exists()
+    assert running.exists() and other.exists()
