@@ -150,9 +150,9 @@ def setup_model(
         done = setup_onnx_model(settings, force=force)
     except BlueprintsError as exc:
         raise _fail(str(exc)) from exc
-    what = "Exported" if done.created else "Verified"
+    what = "Exported to" if done.created else "Verified the export at"
     out.print(
-        f"{what} the ONNX export of {done.stamp.model} at {done.export_dir} "
+        f"{done.stamp.model} on ONNX: {what} {done.export_dir} "
         f"(against the torch model: max |difference| {done.check.max_abs_diff:.1e}, "
         f"lowest cosine {done.check.min_cosine:.6f})."
     )

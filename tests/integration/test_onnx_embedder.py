@@ -266,6 +266,6 @@ def test_setup_model_verifies_an_existing_export_and_says_where(
     assert result.exit_code == 0, result.output
     # The console wraps long lines, paths included.
     output = "".join(result.output.split())
-    assert output.startswith("VerifiedtheONNXexportofall-MiniLM-L6-v2at")
+    assert output.startswith("all-MiniLM-L6-v2onONNX:Verifiedtheexportat")
     assert str(onnx_settings.onnx_export_dir) in output
     assert read_stamp(onnx_settings.onnx_export_dir) == stamp_before

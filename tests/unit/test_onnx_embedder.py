@@ -173,6 +173,7 @@ def make_export(tmp_path: Path, name: str = "tiny") -> tuple[Path, Path]:
         dimension=DIM,
         pad_id=0,
         opset=17,
+        fused_operators={},
         tools={},
         probe_texts_sha256="",
         probe_embedding_sha256="",
