@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Texts per onnxruntime run. Measured on the bundled corpus's chunks, sorted by length:
+# 36 texts per CPU-second in runs of 4, 23 in runs of 64 (padding), 22 for torch in 64s.
+ONNX_BATCH_SIZE = 4
+
 
 class Embedder(Protocol):
     """Turns texts into vectors; documents and queries may be embedded differently."""
@@ -133,11 +137,12 @@ class OnnxEmbedder(Embeddings):
     float32 rounding. `InferenceSession.run` is thread-safe, so concurrent questions run
     side by side with no lock.
 
-    One intra-op thread per run: a question is a dozen word pieces, and splitting its small
-    matrix products over both cores costs more in hand-offs than it saves (measured ~3x
-    slower), while a server's concurrent requests keep both cores busy anyway. A batch of
-    documents is split instead across `workers` threads, one run each, which keeps every
-    core busy without oversubscribing them.
+    One intra-op thread per run. On two cores shared with other work, a second thread makes
+    a question slower, not faster (it waits for a core, then spins): 14 ms against 4 ms per
+    question, and a server's concurrent requests keep both cores busy anyway. Documents are
+    spread over `workers` threads instead, one run each, which uses every core without
+    oversubscribing them. A run takes `batch_size` texts of alike length: onnxruntime on a
+    CPU gains nothing from bigger batches, which only pad more (docs/benchmarks.md).
     """
 
     def __init__(
@@ -148,7 +153,7 @@ class OnnxEmbedder(Embeddings):
         name: str,
         max_seq_length: int,
         pad_id: int = 0,
-        batch_size: int = 64,
+        batch_size: int = ONNX_BATCH_SIZE,
         workers: int | None = None,
         intra_op_threads: int = 1,
     ) -> None:
@@ -180,7 +185,7 @@ class OnnxEmbedder(Embeddings):
         cls,
         export_dir: Path,
         *,
-        batch_size: int = 64,
+        batch_size: int = ONNX_BATCH_SIZE,
         workers: int | None = None,
         intra_op_threads: int = 1,
     ) -> OnnxEmbedder:
@@ -378,7 +383,7 @@ def _load_backend(settings: Settings, *, allow_export: bool) -> Embedder:
             problem = str(exc)
     if problem is None:
         try:
-            return OnnxEmbedder.from_export(target, batch_size=settings.embedding_batch_size)
+            return OnnxEmbedder.from_export(target)
         except Exception as exc:  # onnxruntime has exception types of its own for a bad file
             problem = f"the export at {target} cannot be loaded ({exc})"
     if settings.embedding_backend == "onnx":

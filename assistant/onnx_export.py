@@ -6,7 +6,8 @@ inside `export_onnx_model`, so reading a stamp or checking an export never loads
 
 An export is a folder:
 
-    model.onnx       the transformer, inputs by name, dynamic batch and sequence axes
+    model.onnx       the transformer in onnxruntime's fused kernels, inputs by name, dynamic
+                     batch and sequence axes
     tokenizer.json   the model's fast tokenizer, copied as is
     export.json      the stamp below, written last: a folder without it is not an export
 """

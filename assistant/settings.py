@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     # Embedding and chunking
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_model_path: Path | None = None
+    # Texts per forward pass of the torch model; the ONNX export runs a few at a time.
     embedding_batch_size: int = Field(default=64, ge=1)
     # Where the one-time ONNX export lives: beside the default index, shared by every store
     # a developer or a test points at, since it depends only on the model.
