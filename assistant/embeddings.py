@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Texts per onnxruntime run. Measured on the bundled corpus's chunks, sorted by length:
-# 36 texts per CPU-second in runs of 4, 23 in runs of 64 (padding), 22 for torch in 64s.
+# 36 texts per CPU-second in runs of 4, 23 in runs of 64 (padding), torch 21 in batches of 64.
 ONNX_BATCH_SIZE = 4
 
 
