@@ -15,10 +15,12 @@ export ANONYMIZED_TELEMETRY := False
 setup: $(STAMP)
 
 # Reinstalls only when pyproject.toml changes; torch is pinned there to the CPU build.
+# setup-model then makes (or re-verifies) the ONNX export the query path embeds with.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/blueprints setup-model
 	touch $(STAMP)
 
 run: setup
@@ -53,6 +55,7 @@ bench: setup
 	$(BIN)/python benchmarks/ingest_throughput.py
 	$(BIN)/python benchmarks/ask_latency.py
 	$(BIN)/python benchmarks/api_load.py --ingest-bundled
+	$(BIN)/python benchmarks/embedding_speed.py
 
 clean:
 	rm -rf .blueprints .pytest_cache .mypy_cache .ruff_cache

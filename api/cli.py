@@ -234,6 +234,28 @@ def _print_ingest_report(report: IngestReport) -> None:
         err.print(f"[red]✗[/red] {error.message}")
 
 
+@app.command("setup-model")
+def setup_model(
+    force: Annotated[
+        bool, typer.Option("--force", help="Export again even when a valid export exists.")
+    ] = False,
+) -> None:
+    """Export the embedding model to ONNX once (fast questions without torch) and verify it."""
+    from assistant.embeddings import setup_onnx_model
+
+    settings = _settings()
+    try:
+        done = setup_onnx_model(settings, force=force)
+    except BlueprintsError as exc:
+        raise _fail(str(exc)) from exc
+    what = "Exported to" if done.created else "Verified the export at"
+    out.print(
+        f"{done.stamp.model} on ONNX: {what} {done.export_dir} "
+        f"(against the torch model: max |difference| {done.check.max_abs_diff:.1e}, "
+        f"lowest cosine {done.check.min_cosine:.6f})."
+    )
+
+
 @app.command()
 def roles(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

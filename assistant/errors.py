@@ -32,3 +32,7 @@ class OutdatedIndexError(BlueprintsError):
             "Assistant: run `blueprints ingest` (or `blueprints reindex`) to rebuild it from "
             "its sources, then ask again."
         )
+
+
+class EmbeddingModelError(BlueprintsError):
+    """The embedding model, or its ONNX export, cannot be loaded, made or trusted."""

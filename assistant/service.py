@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from assistant import embeddings
 from assistant.answering import AnswerContext, Answerer, Draft, Finding
 from assistant.citations import validate_citations
 from assistant.corpus import DocumentIndex
-from assistant.embeddings import Embedder, SentenceTransformerEmbedder
+from assistant.embeddings import CachedEmbedder, Embedder
 from assistant.errors import EmptyIndexError, OutdatedIndexError, QuestionError
 from assistant.evidence import Scored, score_items, unsupported_terms
 from assistant.extractive import (
@@ -104,9 +105,13 @@ class _Gathered:
     missing: list[str] = field(default_factory=list)
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured embedding model (loaded once per process by the caller)."""
-    return SentenceTransformerEmbedder.from_settings(settings)
+def load_embedder(settings: Settings) -> CachedEmbedder:
+    """The embedding model for writing the index (ingest, evals), loaded once by the caller.
+
+    It may take the time to make the ONNX export when there is none; the query path
+    (`build_assistant`) does not, see `assistant.embeddings.load_embedder`.
+    """
+    return embeddings.load_embedder(settings, allow_export=True)
 
 
 class Assistant:
@@ -490,7 +495,7 @@ def build_assistant(
     from assistant.llm import LLMAnswerer, build_chat_model
 
     store = store or open_store(settings)
-    embedder = embedder or load_embedder(settings)
+    embedder = embedder or embeddings.load_embedder(settings, allow_export=False)
     chat_model = build_chat_model(settings)
     answerer = LLMAnswerer(chat_model, settings) if chat_model is not None else None
     return Assistant(settings, store, embedder, answerer, chat_model)

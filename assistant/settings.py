@@ -33,7 +33,15 @@ class Settings(BaseSettings):
     # Embedding and chunking
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_model_path: Path | None = None
+    # Texts per forward pass of the torch model; the ONNX export runs a few at a time.
     embedding_batch_size: int = Field(default=64, ge=1)
+    # Where the one-time ONNX export lives: beside the default index, shared by every store
+    # a developer or a test points at, since it depends only on the model.
+    models_dir: Path = PROJECT_ROOT / ".blueprints" / "models"
+    embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
+    embedding_cache_size: int = Field(
+        default=1024, ge=0, description="Questions whose vectors are remembered; 0 disables"
+    )
     chunk_size: int = Field(
         default=1000, ge=200, description="Upper bound of a chunk, in characters"
     )
@@ -120,6 +128,12 @@ class Settings(BaseSettings):
             slug = re.sub(r"[^A-Za-z0-9.-]+", "_", self.chroma_url).strip("_")
             return self.store_dir.parent / "locks" / f"{slug}-{self.collection}.lock"
         return self.store_dir.parent / f"{self.store_dir.name}-{self.collection}.lock"
+
+    @property
+    def onnx_export_dir(self) -> Path:
+        """The ONNX export of the configured embedding model."""
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_", self.embedding_model).strip("._") or "model"
+        return self.models_dir / folder
 
     @property
     def feedback_path(self) -> Path:

@@ -43,7 +43,11 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, store_dir=Path(tmp) / "chroma", chroma_url=None)  # type: ignore[call-arg]
+        # No question cache: the floor and every ask must pay for the model, or the rounds
+        # after the first would time dictionary look-ups.
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, store_dir=Path(tmp) / "chroma", chroma_url=None, embedding_cache_size=0
+        )
         embedder = load_embedder(settings)
         store = open_store(settings)
         Ingestor(store, embedder, chunk_size=settings.chunk_size).ingest(

@@ -14,7 +14,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.models import RoleInfo
-from assistant.service import Assistant, load_embedder
+from assistant.service import Assistant
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.snapshot import SnapshotReader
 from assistant.store import ChunkStore, open_store
@@ -41,8 +41,12 @@ def catalogue(store: ChunkStore) -> list[RoleInfo]:
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
-    """The real all-MiniLM-L6-v2, loaded once per test session."""
-    return load_embedder(make_settings(Path("/nonexistent")))
+    """The real all-MiniLM-L6-v2 on torch, loaded once per test session.
+
+    The torch model, whatever export the developer has: it is the reference the ONNX
+    export is checked against (tests/integration/test_onnx_embedder.py).
+    """
+    return SentenceTransformerEmbedder.from_settings(make_settings(Path("/nonexistent")))
 
 
 @pytest.fixture(scope="session")
