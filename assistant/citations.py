@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from assistant.answering import Draft
 from assistant.items import chunk_items
@@ -12,6 +13,8 @@ from assistant.models import Chunk, Citation, Passage
 from assistant.text import keys, tokens
 
 logger = logging.getLogger(__name__)
+
+DropReason = Literal["out_of_range", "unsupported", "quote"]
 
 # `[1]` and `[1, 3]`; `[1][3]` is two markers. Three digits at most, so `[2024]` is not a marker.
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -30,6 +33,9 @@ class ValidatedAnswer:
     text: str
     citations: list[Citation]
     dropped: list[str]
+    reasons: list[DropReason] = field(default_factory=list)
+    """Why each of `dropped` was: a marker out of range, a passage sharing nothing with its
+    claim (`unsupported`), or a quote not in its passage and replaced (`quote`)."""
 
 
 def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer:
@@ -46,16 +52,20 @@ def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer
     renumbered: dict[int, int] = {}  # passage number -> citation number
     claims: dict[int, str] = {}  # passage number -> the draft sentence that first cites it
     dropped: list[str] = []
+    reasons: list[DropReason] = []
 
     def rewrite(match: re.Match[str]) -> str:
         kept: list[int] = []
         claim = _claim_around(draft.text, match.start(), match.end())
         sentence = _sentence_before(draft.text, match.start())
         for number in dict.fromkeys(int(part) for part in match.group(1).split(",")):
+            reason: DropReason
             if not 1 <= number <= len(passages):
                 note = f"[{number}]: no such passage ({len(passages)} given)"
+                reason = "out_of_range"
             elif not _supports(passages[number - 1], sentence):
                 note = f"[{number}]: passage {number} shares nothing with {sentence[:60]!r}"
+                reason = "unsupported"
             else:
                 if number not in renumbered:
                     renumbered[number] = len(renumbered) + 1
@@ -64,6 +74,7 @@ def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer
                 continue
             logger.warning("dropped citation %s", note)
             dropped.append(note)
+            reasons.append(reason)
         return f"[{', '.join(map(str, kept))}]" if kept else _REMOVED
 
     text = _REMOVED_RUN.sub(_close_gap, _MARKER.sub(rewrite, draft.text))
@@ -77,9 +88,10 @@ def validate_citations(draft: Draft, passages: list[Passage]) -> ValidatedAnswer
                 note = f"quote for [{number}] is not in passage {number}: {quote[:60]!r}"
                 logger.warning("replaced citation quote: %s", note)
                 dropped.append(note)
+                reasons.append("quote")
             quote = best_supporting_line(chunk, claims[number])
         citations.append(Citation.of(n, chunk, quote))
-    return ValidatedAnswer(text=text, citations=citations, dropped=dropped)
+    return ValidatedAnswer(text=text, citations=citations, dropped=dropped, reasons=reasons)
 
 
 def _supports(passage: Passage, sentence: str) -> bool:

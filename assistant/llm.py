@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Iterator, Sequence
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from langchain_core.exceptions import ModelConnectionError, ModelTimeoutError
@@ -30,8 +30,15 @@ CONDENSE_TURN_CHARS = 1000
 _TRUNCATED = frozenset({"length", "max_tokens"})
 
 
+FailureKind = Literal["timeout", "connection", "http", "error"]
+
+
 class LLMError(BlueprintsError):
     """The chat model did not answer (timeout, HTTP error, unreachable): answer without it."""
+
+    def __init__(self, message: str, kind: FailureKind = "error") -> None:
+        super().__init__(message)
+        self.kind: FailureKind = kind
 
 
 def build_chat_model(settings: Settings) -> BaseChatModel | None:
@@ -219,13 +226,14 @@ def _invoke(model: BaseChatModel, messages: list[BaseMessage], what: str) -> AIM
 
 
 def _llm_error(what: str, exc: Exception) -> LLMError:
+    kind: FailureKind
     if isinstance(exc, ModelTimeoutError | httpx.TimeoutException | TimeoutError):
-        reason = "timed out"
+        reason, kind = "timed out", "timeout"
     elif isinstance(exc, ModelConnectionError | httpx.TransportError | ConnectionError):
-        reason = "cannot connect"
+        reason, kind = "cannot connect", "connection"
     elif isinstance(status := getattr(exc, "status_code", None), int):
-        reason = f"HTTP {status}"
+        reason, kind = f"HTTP {status}", "http"
     else:
-        reason = f"{type(exc).__name__}: {_clip(str(exc).strip(), 160)}"
+        reason, kind = f"{type(exc).__name__}: {_clip(str(exc).strip(), 160)}", "error"
     logger.warning("%s failed: %s (%r)", what, reason, exc)
-    return LLMError(f"{what} failed: {reason}")
+    return LLMError(f"{what} failed: {reason}", kind)

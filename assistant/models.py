@@ -212,6 +212,12 @@ class Trace(BaseModel):
     answerer: str = "extractive"
     retrieved: list[RetrievedTrace] = Field(default_factory=list)
     dropped_citations: list[str] = Field(default_factory=list)
+    dropped_reasons: list[str] = Field(default_factory=list)
+    fallback: str | None = Field(
+        default=None,
+        description="Why a chat model's answer was replaced by the extractive one "
+        "(timeout, connection, http, error, uncited), if it was",
+    )
     notes: list[str] = Field(default_factory=list)
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from opentelemetry import trace as otel_trace
+
 from assistant import embeddings
 from assistant.answering import AnswerContext, Answerer, Draft, Finding
 from assistant.citations import validate_citations
@@ -46,7 +48,7 @@ from assistant.models import (
 )
 from assistant.planning import Plan
 from assistant.sections import section_title
-from assistant.selection import Selection, select, thresholds
+from assistant.selection import Selection, Thresholds, select, thresholds
 from assistant.snapshot import IndexSnapshot, SnapshotReader
 from assistant.store import ChunkStore, open_store
 
@@ -58,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["Assistant", "build_assistant", "load_embedder", "open_store"]
 
 log = logging.getLogger(__name__)
+# Spans of each answer's steps; a no-op until an OpenTelemetry SDK is configured (see api/).
+_TRACER = otel_trace.get_tracer("blueprints.assistant")
 
 # An answer starts again when an ingest commits meanwhile; more commits than this in one
 # answer's few milliseconds would be a writer in a loop.
@@ -93,6 +97,19 @@ class _Prepared:
     draft: Draft | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """The index as readers see it (for readiness probes and metrics)."""
+
+    generation: int
+    documents: int
+    roles: int
+    chunks: int
+    updated: str
+    """When the head was last committed (ISO 8601, UTC), empty for a new index."""
 
 
 @dataclass
@@ -127,7 +144,10 @@ class Assistant:
         embedder: Embedder,
         answerer: Answerer | None = None,
         chat_model: BaseChatModel | None = None,
+        *,
+        limits: Thresholds | None = None,
     ) -> None:
+        """Wire the parts; `limits` are selection's thresholds (the calibrated ones if None)."""
         self._settings = settings
         self._store = store
         self._embedder = embedder
@@ -135,6 +155,7 @@ class Assistant:
         self._answerer: Answerer = answerer or self._extractive
         self._chat_model = chat_model
         self._reader = SnapshotReader(store)
+        self._limits = limits or thresholds()
 
     @property
     def answerer_name(self) -> str:
@@ -144,15 +165,29 @@ class Assistant:
     def ask(self, question: str, history: Sequence[Turn] = (), role: str | None = None) -> Answer:
         """Answer one question (raises `QuestionError`, `EmptyIndexError`)."""
         started = perf_counter()
-        for _ in range(_ATTEMPTS):
-            prepared = self._prepare(question, history, role)
-            if prepared.draft is None:
-                prepared.draft = self._compose(prepared)
-            # An ingest committed while we answered: the quotes may be of text now gone.
-            if self._reader.is_current(prepared.snapshot):
-                break
-            log.info("the index moved during an answer; answering again from the new one")
-        return self._finish(prepared, started)
+        with _TRACER.start_as_current_span("blueprints.ask") as span:
+            for _ in range(_ATTEMPTS):
+                prepared = self._prepare(question, history, role)
+                if prepared.draft is None:
+                    prepared.draft = self._compose(prepared)
+                # An ingest committed while we answered: the quotes may be of text now gone.
+                if self._reader.is_current(prepared.snapshot):
+                    break
+                log.info("the index moved during an answer; answering again from the new one")
+            answer = self._finish(prepared, started)
+            self._describe(span, answer)
+            return answer
+
+    def _describe(self, span: otel_trace.Span, answer: Answer) -> None:
+        """What an answer's span tells: coverage, roles, generation; its text if allowed."""
+        span.set_attribute("blueprints.coverage", answer.coverage.value)
+        span.set_attribute("blueprints.answerer", answer.trace.answerer)
+        span.set_attribute("blueprints.generation", answer.trace.generation)
+        span.set_attribute("blueprints.roles", answer.roles)
+        span.set_attribute("blueprints.answer_id", answer.id)
+        if self._settings.otel_capture_content:
+            span.set_attribute("blueprints.question", answer.trace.question)
+            span.set_attribute("blueprints.answer", answer.answer)
 
     def stream(
         self, question: str, history: Sequence[Turn] = (), role: str | None = None
@@ -171,7 +206,9 @@ class Assistant:
                     yield StreamEvent(kind="delta", text=piece)
                 prepared.draft = Draft(text="".join(pieces), answerer=self._answerer.name)
             except LLMError as exc:
-                prepared.draft = self._fallback(prepared, f"the language model failed ({exc})")
+                prepared.draft = self._fallback(
+                    prepared, exc.kind, f"the language model failed ({exc})"
+                )
             answer = self._finish(prepared, started)
         else:
             if prepared.draft is None:
@@ -213,6 +250,18 @@ class Assistant:
         """The index generation answers are drawn from."""
         return self._current(allow_empty=True).generation
 
+    def index_stats(self) -> IndexStats:
+        """What the index answers from: counts, its generation and when it was last written."""
+        snapshot = self._current(allow_empty=True)
+        served = snapshot.serving_docs()
+        return IndexStats(
+            generation=snapshot.generation,
+            documents=len(snapshot.records),
+            roles=len(snapshot.catalogue),
+            chunks=sum(len(snapshot.records[d].chunk_ids) for d in served),
+            updated=self._store.head().updated,
+        )
+
     # -- preparation -------------------------------------------------------------------
 
     def _check(self, question: str) -> str:
@@ -250,7 +299,11 @@ class Assistant:
         asked = self._check(question)
         snapshot = self._current()
         standalone = self._condense(asked, history)
-        plan = snapshot.planner.plan(standalone, history, role)
+        with _TRACER.start_as_current_span("plan") as span:
+            plan = snapshot.planner.plan(standalone, history, role)
+            span.set_attribute("blueprints.kind", plan.kind)
+            span.set_attribute("blueprints.sections", plan.sections)
+            span.set_attribute("blueprints.generation", snapshot.generation)
         prepared = _Prepared(asked, standalone, plan, snapshot, notes=list(plan.notes))
         if standalone != asked:
             prepared.notes.append(f"follow-up read as: {standalone}")
@@ -268,12 +321,21 @@ class Assistant:
             return _declined(prepared, text)
 
         evidence_started = perf_counter()
-        query = self._embedder.embed_query(plan.residual)
+        with _TRACER.start_as_current_span("embeddings") as span:
+            # Named as the OpenTelemetry GenAI conventions name an embeddings call.
+            span.set_attribute("gen_ai.operation.name", "embeddings")
+            span.set_attribute("gen_ai.request.model", self._embedder.name)
+            query = self._embedder.embed_query(plan.residual)
         prepared.timings["embed"] = _ms(evidence_started)
-        if plan.roles:
-            self._answer_roles(prepared, query)
-        else:
-            self._answer_any_role(prepared, query)
+        with _TRACER.start_as_current_span("retrieval") as span:
+            if plan.roles:
+                self._answer_roles(prepared, query)
+            else:
+                self._answer_any_role(prepared, query)
+            retrieved = _distinct(prepared.retrieved)[: self._settings.top_k]
+            span.set_attribute("blueprints.top_k", self._settings.top_k)
+            span.set_attribute("blueprints.retrieved.ids", [p.chunk.id for p in retrieved])
+            span.set_attribute("blueprints.retrieved.scores", [p.score for p in retrieved])
         prepared.timings["evidence"] = _ms(evidence_started)
         return prepared
 
@@ -316,7 +378,7 @@ class Assistant:
             else:
                 gathered.findings.append(Finding(role, index.items, whole_part=True))
             return
-        selection = select(index, plan, scored)
+        selection = select(index, plan, scored, self._limits)
         prepared.retrieved.extend(_ranked(scored, selection.items, self._settings.top_k))
         prepared.notes.extend(f"{role.role}: {note}" for note in selection.notes)
         if selection.kind == "abstain":
@@ -329,7 +391,7 @@ class Assistant:
     def _answer_any_role(self, prepared: _Prepared, query: list[float]) -> None:
         """A question that names no role: the items of the closest documents that hold it."""
         snapshot, plan = prepared.snapshot, prepared.plan
-        limits = thresholds()
+        limits = self._limits
         for index, scored, selection in self._closest_documents(snapshot, plan, query):
             prepared.retrieved.extend(_ranked(scored, selection.items, self._settings.top_k))
             if selection.kind != "items":
@@ -369,7 +431,7 @@ class Assistant:
         for doc_id in list(dict.fromkeys(chunk.doc_id for chunk in hits))[:_GLOBAL_DOCUMENTS]:
             index = self._reader.document(snapshot, doc_id)
             scored = score_items(index, plan, query)
-            found.append((index, scored, select(index, plan, scored)))
+            found.append((index, scored, select(index, plan, scored, self._limits)))
         return found
 
     def _condense(self, question: str, history: Sequence[Turn]) -> str:
@@ -421,18 +483,25 @@ class Assistant:
             return self._extractive.answer(context)
         from assistant.llm import LLMError
 
-        try:
-            return self._answerer.answer(context)
-        except LLMError as exc:
-            return self._fallback(prepared, f"the language model failed ({exc})")
+        with _TRACER.start_as_current_span("chat") as span:
+            span.set_attribute("gen_ai.operation.name", "chat")
+            provider, _, model = self._answerer.name.removeprefix("llm:").partition(":")
+            span.set_attribute("gen_ai.provider.name", provider)
+            span.set_attribute("gen_ai.request.model", model)
+            try:
+                return self._answerer.answer(context)
+            except LLMError as exc:
+                span.set_attribute("error.type", exc.kind)
+                return self._fallback(prepared, exc.kind, f"the language model failed ({exc})")
 
     @staticmethod
     def _context(prepared: _Prepared) -> AnswerContext:
         return AnswerContext(prepared.question, prepared.plan, prepared.findings)
 
-    def _fallback(self, prepared: _Prepared, reason: str) -> Draft:
+    def _fallback(self, prepared: _Prepared, kind: str, reason: str) -> Draft:
         log.warning("falling back to the extractive answer: %s", reason)
         prepared.notes.append(f"extractive fallback: {reason}")
+        prepared.fallback = kind
         draft = self._extractive.answer(self._context(prepared))
         draft.text += (
             "\n\n_The language model's answer was not available or could not be checked "
@@ -444,11 +513,16 @@ class Assistant:
         assert prepared.draft is not None
         draft = prepared.draft
         passages = self._context(prepared).passages if draft.passages is None else draft.passages
-        validated = validate_citations(draft, passages)
-        if draft.answerer != self._extractive.name and not validated.citations:
-            prepared.notes.extend(validated.dropped)
-            draft = self._fallback(prepared, "its answer cited no passage it was given")
-            validated = validate_citations(draft, draft.passages or [])
+        with _TRACER.start_as_current_span("validation") as span:
+            validated = validate_citations(draft, passages)
+            dropped, reasons = list(validated.dropped), list(validated.reasons)
+            if draft.answerer != self._extractive.name and not validated.citations:
+                draft = self._fallback(prepared, "uncited", "its answer cited no passage given")
+                validated = validate_citations(draft, draft.passages or [])
+                dropped += validated.dropped
+                reasons += validated.reasons
+            span.set_attribute("blueprints.citations", len(validated.citations))
+            span.set_attribute("blueprints.citations_dropped", len(dropped))
         coverage = prepared.coverage
         if coverage is not AnswerCoverage.NOT_FOUND and not validated.citations:
             coverage = AnswerCoverage.NOT_FOUND
@@ -469,7 +543,9 @@ class Assistant:
             topic=list(plan.terms.values()),
             answerer=draft.answerer,
             retrieved=[RetrievedTrace.of(p) for p in _distinct(prepared.retrieved)],
-            dropped_citations=validated.dropped,
+            dropped_citations=dropped,
+            dropped_reasons=list(reasons),
+            fallback=prepared.fallback,
             notes=prepared.notes + draft.notes,
         )
         prepared.timings["total"] = _ms(started)

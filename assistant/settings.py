@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_tokens: int = Field(default=800, ge=16)
 
+    # Observability
+    otel_endpoint: str | None = Field(
+        default=None, description="OTLP endpoint that turns tracing on (e.g. http://host:4318)"
+    )
+    otel_capture_content: bool = Field(
+        default=False, description="Put question and answer text on spans (off: only ids)"
+    )
+
     # HTTP service
     api_key: SecretStr | None = None
     feedback_db: Path | None = None

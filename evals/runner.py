@@ -188,7 +188,7 @@ def _result(
     full_roles: set[str],
     k: int,
 ) -> QuestionResult:
-    answers = {s: _answer(question, asks[s], full_roles, texts[s], k) for s in SYSTEMS}
+    answers = {s: ask_and_score(question, asks[s], full_roles, texts[s], k) for s in SYSTEMS}
     return QuestionResult(
         id=question.id,
         question=question.question,
@@ -207,7 +207,7 @@ def _result(
     )
 
 
-def _answer(
+def ask_and_score(
     question: GoldQuestion,
     ask: Ask,
     full_roles: set[str],
