@@ -25,7 +25,9 @@ from assistant.models import (
     AnswerCoverage,
     Block,
     Blueprint,
+    Chunk,
     Citation,
+    Passage,
     RetrievedTrace,
     Trace,
 )
@@ -115,6 +117,7 @@ class NaiveBaseline:
         )
         self._top_k = top_k
         self.chunk_texts: dict[str, str] = {}
+        self._chunks: dict[str, Chunk] = {}
 
     def index(self, blueprints: Sequence[Blueprint]) -> int:
         """Split and embed the blueprints; returns how many chunks were written."""
@@ -135,6 +138,22 @@ class NaiveBaseline:
                 }
                 documents.append(piece)
                 self.chunk_texts[chunk_id] = piece.page_content
+                self._chunks[chunk_id] = Chunk(
+                    id=chunk_id,
+                    text=piece.page_content,
+                    role=blueprint.role,
+                    role_id=blueprint.role_id,
+                    doc_id=blueprint.doc_id,
+                    doc_hash="",
+                    coverage=blueprint.coverage,
+                    section=span.section if span else "",
+                    section_key="",
+                    section_number=0,
+                    subsection=span.subsection if span else "",
+                    source=blueprint.source,
+                    url=blueprint.url,
+                    content_hash="",
+                )
         if documents:
             self._store.add_documents(documents, ids=[d.metadata["chunk_id"] for d in documents])
         return len(documents)
@@ -142,29 +161,11 @@ class NaiveBaseline:
     def ask(self, question: str) -> Answer:
         """The top passages, cited `[1]..[k]`, always as `answered`."""
         found = self._store.similarity_search_with_relevance_scores(question, k=self._top_k)
+        hits = [(self._chunks[doc.metadata["chunk_id"]], score) for doc, score in found]
         citations = [
-            Citation(
-                n=n,
-                role=doc.metadata["role"],
-                section=doc.metadata["section"],
-                subsection=doc.metadata["subsection"],
-                source=doc.metadata["source"],
-                url=doc.metadata["url"],
-                quote=doc.page_content,
-                chunk_id=doc.metadata["chunk_id"],
-            )
-            for n, (doc, _) in enumerate(found, start=1)
+            Citation.of(n, chunk, chunk.text) for n, (chunk, _) in enumerate(hits, start=1)
         ]
-        retrieved = [
-            RetrievedTrace(
-                chunk_id=doc.metadata["chunk_id"],
-                role=doc.metadata["role"],
-                section=doc.metadata["section"],
-                subsection=doc.metadata["subsection"],
-                score=score,
-            )
-            for doc, score in found
-        ]
+        retrieved = [RetrievedTrace.of(Passage(chunk=chunk, score=score)) for chunk, score in hits]
         return Answer(
             id=uuid.uuid4().hex,
             answer="\n\n".join(f"{c.quote} [{c.n}]" for c in citations),

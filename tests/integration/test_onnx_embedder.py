@@ -77,7 +77,7 @@ def chunk_texts() -> list[str]:
     texts = [
         chunk.text
         for path in sorted(BUNDLED_CORPUS.iterdir())
-        for blueprint in parse_source(path)
+        for blueprint in parse_source(path).blueprints
         for chunk in chunk_blueprint(blueprint, 1000)
     ]
     return sorted(texts, key=len)[::4]
