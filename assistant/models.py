@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class RoleCoverage(StrEnum):
@@ -31,13 +31,32 @@ class Table(BaseModel):
     rows: list[list[str]]
 
 
+class ListItem(BaseModel):
+    """A bullet with its sub-bullets: one item of evidence, never split from its children.
+
+    Levels below the first are flattened, in reading order, into the children of their
+    top-level bullet.
+    """
+
+    text: str
+    children: list[str] = Field(default_factory=list)
+
+
 class Block(BaseModel):
     """One piece of section content: a paragraph, a bullet list or a table."""
 
     kind: Literal["paragraph", "bullets", "table"]
     text: str = ""
-    items: list[str] = Field(default_factory=list)
+    items: list[ListItem] = Field(default_factory=list)
     table: Table | None = None
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _plain_strings_are_bullets(cls, value: object) -> object:
+        """Let a bullet without sub-bullets be given as a plain string."""
+        if isinstance(value, list):
+            return [{"text": item} if isinstance(item, str) else item for item in value]
+        return value
 
 
 class Section(BaseModel):
@@ -66,14 +85,16 @@ class Blueprint(BaseModel):
     modified: datetime | None = None
     sections: list[Section]
     post_id: int | None = None
+    """The WordPress post `id`, when the blueprint is a post."""
     origin: str = ""
+    """The site a post was synced from (its URL); empty for blueprints read from files."""
 
     @property
     def doc_id(self) -> str:
         """Identity in the store.
 
-        A post synced from a WordPress site is that site's post; a file's blueprint is its
-        role's full blueprint or summary (separate documents).
+        A post synced from a site is that site's post, whatever its title says; otherwise a
+        role's full blueprint and its summary are separate documents.
         """
         if self.origin and self.post_id is not None:
             return f"wp:{self.origin}#{self.post_id}"

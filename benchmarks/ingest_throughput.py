@@ -46,7 +46,7 @@ def main() -> None:
         texts = [
             chunk.text
             for path in sorted(corpus.iterdir())
-            for blueprint in parse_source(path)
+            for blueprint in parse_source(path).blueprints
             for chunk in chunk_blueprint(blueprint, settings.chunk_size)
         ]
         embedder.embed_documents(texts[:64])  # warm up

@@ -72,7 +72,7 @@ def _block_lines(block: Block) -> list[str]:
         rows = [block.table.header, *block.table.rows]
         return [" ".join(cell for cell in row if cell) for row in rows]
     if block.kind == "bullets":
-        return list(block.items)
+        return [line for item in block.items for line in (item.text, *item.children)]
     return [block.text]
 
 

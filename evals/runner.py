@@ -184,9 +184,12 @@ def _blueprints(corpus_dir: Path) -> list[Blueprint]:
     blueprints: list[Blueprint] = []
     for path in files:
         try:
-            blueprints.extend(parse_source(path))
+            parsed = parse_source(path)
         except SourceError as exc:
             problems.append(str(exc))
+            continue
+        blueprints.extend(parsed.blueprints)
+        problems.extend(str(problem) for problem in parsed.problems)
     if problems:
         msg = f"the naive baseline cannot read the corpus: {'; '.join(problems)}"
         raise EvalError(msg)

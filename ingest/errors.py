@@ -16,6 +16,7 @@ class SourceError(BlueprintsError):
     def __init__(self, path: Path | str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
+        self.problem = problem
 
 
 class SyncError(BlueprintsError):

@@ -143,7 +143,10 @@ def read_sources(paths: Sequence[Path], progress: ProgressCallback | None = None
             errors.append(IngestError(source=source, message=str(exc)))
             tick("parse", done, len(files))
             continue
-        for blueprint in parsed:
+        # A partly readable source (a list of posts with a broken one) is incomplete: its
+        # problems are errors, so a prune is refused rather than dropping the broken post.
+        errors.extend(IngestError(source=source, message=str(p)) for p in parsed.problems)
+        for blueprint in parsed.blueprints:
             blueprint = blueprint.model_copy(update={"source": source})
             previous = blueprints.get(blueprint.doc_id)
             if previous is None or _newer(blueprint, previous):

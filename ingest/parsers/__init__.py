@@ -3,6 +3,9 @@
 The format is decided from the content, not the file name: WordPress REST API JSON, a saved
 HTML page (a blueprint or a category listing), or Markdown and plain text (a blueprint, or a
 listing of roles like `engineering-leadership-roles.listing.txt`).
+
+Whatever the bytes, the only exception that leaves `parse_source` is `SourceError`, and every
+blueprint it returns has a role and at least one section with text.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from assistant.models import Blueprint
 from ingest.errors import SourceError
+from ingest.parsers.common import ParsedSource
 from ingest.parsers.html import parse_html
 from ingest.parsers.markdown import parse_markdown
-from ingest.parsers.wordpress import parse_wordpress
+from ingest.parsers.wordpress import parse_wordpress, parse_wordpress_post
+
+__all__ = ["ParsedSource", "detect_format", "parse_source", "parse_wordpress_post"]
 
 Format = Literal["wordpress", "html", "markdown"]
 
@@ -31,8 +36,11 @@ _DOCUMENT_START = re.compile(r"\A\s*<(?:!doctype|html)\b", re.IGNORECASE)
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}[ \t]+\S", re.MULTILINE)
 
 
-def parse_source(path: Path) -> list[Blueprint]:
+def parse_source(path: Path) -> ParsedSource:
     """The blueprints in one source file: one for a blueprint page, one per role for a listing.
+
+    A file that is partly readable (a list of posts with a broken one) gives its good
+    blueprints and reports the rest as `ParsedSource.problems`.
 
     Raises:
         SourceError: the file cannot be read, is not text, or holds no blueprint; the message
@@ -41,19 +49,11 @@ def parse_source(path: Path) -> list[Blueprint]:
     text = _read_text(path)
     match detect_format(text):
         case "wordpress":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                msg = (
-                    f"invalid JSON at line {err.lineno}, column {err.colno} ({err.msg}); the file "
-                    "looks truncated or corrupt, download the post again"
-                )
-                raise SourceError(path, msg) from None
-            return parse_wordpress(data, path)
+            return parse_wordpress(_load_json(text, path), path)
         case "html":
-            return parse_html(text, path)
+            return ParsedSource(parse_html(text, path))
         case "markdown":
-            return parse_markdown(text, path)
+            return ParsedSource(parse_markdown(text, path))
 
 
 def detect_format(text: str) -> Format:
@@ -69,6 +69,21 @@ def detect_format(text: str) -> Format:
     ):
         return "html"
     return "markdown"
+
+
+def _load_json(text: str, path: Path) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        msg = (
+            f"invalid JSON at line {err.lineno}, column {err.colno} ({err.msg}); the file "
+            "looks truncated or corrupt, download the post again"
+        )
+        raise SourceError(path, msg) from None
+    except RecursionError:
+        # No post nests this deep: `[[[[…` is a corrupt file, or a hostile one.
+        msg = "JSON nested too deeply to be a WordPress post; download the post again"
+        raise SourceError(path, msg) from None
 
 
 def _read_text(path: Path) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bs4 import BeautifulSoup, Tag
 from bs4.element import NavigableString, PageElement, PreformattedString
 
-from assistant.models import Block, Section, Table
+from assistant.models import Block, ListItem, Section, Table
 from assistant.sections import section_key
 from ingest.parsers.common import clean
 
@@ -73,14 +73,32 @@ _NUMBERED = re.compile(r"^(\d{1,2})\s*[).:]\s*([^\d\s].*)$")
 _PSEUDO_BULLET = re.compile(r"^\s*[\u2013\u2022]\s+")
 # A paragraph or list this much link text is navigation, share buttons or a footer.
 _LINK_SHARE = 0.8
+# Real pages nest a few dozen elements deep; below this, an element's subtree is kept as plain
+# text, so that walking the tree can never exhaust Python's recursion limit.
+MAX_DEPTH = 100
 
 
 def load_html(markup: str) -> BeautifulSoup:
-    """Parse HTML, without the elements that never hold readable text."""
+    """Parse HTML, without the elements that never hold readable text, at most `MAX_DEPTH` deep."""
     soup = BeautifulSoup(markup, "html.parser")
     for tag in soup.find_all(_DROPPED_TAGS):
         tag.decompose()
+    _flatten_below(soup, MAX_DEPTH)
     return soup
+
+
+def _flatten_below(soup: BeautifulSoup, depth: int) -> None:
+    """Replace the subtree of every element `depth` levels down by its text."""
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        tag, level = stack.pop()
+        children = [child for child in tag.children if isinstance(child, Tag)]
+        if level < depth:
+            stack.extend((child, level + 1) for child in children)
+        elif children:
+            text = tag.get_text()
+            tag.clear()
+            tag.append(text)
 
 
 def is_chrome(tag: Tag) -> bool:
@@ -301,50 +319,106 @@ def _collect_text(nodes: Iterable[PageElement], parts: list[str]) -> None:
                 _collect_text(node.children, parts)
 
 
-def _split_pseudo_bullets(lines: list[str]) -> tuple[str, list[str]]:
-    """A paragraph's lead-in text and its en-dash pseudo-bullets; wrapped lines rejoin theirs."""
+def _split_pseudo_bullets(lines: list[str]) -> tuple[str, list[ListItem]]:
+    """A paragraph's lead-in text and its en-dash pseudo-bullets; wrapped lines rejoin theirs.
+
+    A pseudo-bullet indented deeper than the bullet before it is that bullet's sub-bullet.
+    """
     lead: list[str] = []
-    items: list[str] = []
+    bullets: list[tuple[int, str]] = []
     for line in lines:
         bullet = _PSEUDO_BULLET.match(line)
         if bullet:
-            items.append(line[bullet.end() :])
-        elif items:
-            items[-1] += " " + line
+            bullets.append((len(line) - len(line.lstrip()), line[bullet.end() :]))
+        elif bullets:
+            indent, text = bullets[-1]
+            bullets[-1] = (indent, f"{text} {line}")
         else:
             lead.append(line)
-    return clean(" ".join(lead)), [text for text in map(clean, items) if text]
+    items: list[ListItem] = []
+    top_indent = 0
+    for indent, raw in bullets:
+        text = clean(raw)
+        if not text:
+            continue
+        if items and indent > top_indent:
+            items[-1].children.append(text)
+        else:
+            items.append(ListItem(text=text))
+            top_indent = indent
+    return clean(" ".join(lead)), items
 
 
 def _text_blocks(lines: list[str]) -> list[Block]:
     if not lines or CHROME_TEXT.match(clean(" ".join(lines))):
         return []
-    lead, items = _split_pseudo_bullets(lines)
+    lead, bullets = _split_pseudo_bullets(lines)
     blocks = [Block(kind="paragraph", text=lead)] if lead else []
-    if items:
-        blocks.append(Block(kind="bullets", items=items))
+    if bullets:
+        blocks.append(Block(kind="bullets", items=group_under_colons(bullets)))
     return blocks
 
 
-def _list_items(list_tag: Tag) -> list[str]:
-    """The items of a list, nested lists and pseudo-bullets flattened in reading order."""
-    items: list[str] = []
+def group_under_colons(items: list[ListItem]) -> list[ListItem]:
+    """A list written flat, where an item ending with ":" introduces the items after it.
+
+    WordPress editors write sub-bullets as siblings (`Review health dashboards for:`, then
+    the dashboards): each run of items that do not end with ":" becomes the children of the
+    colon item before it. A list that is already nested stays as it is, and so does one whose
+    colon items introduce nothing (every item ends with ":", or only the last one does).
+    """
+    if any(item.children for item in items):
+        return items
+    grouped: list[ListItem] = []
+    opener: ListItem | None = None
+    for item in items:
+        if item.text.endswith(":"):
+            opener = ListItem(text=item.text)
+            grouped.append(opener)
+        elif opener is not None:
+            opener.children.append(item.text)
+        else:
+            grouped.append(item)
+    return grouped
+
+
+def _list_items(list_tag: Tag) -> list[ListItem]:
+    """The items of a list, each with its nested items and pseudo-bullets as its children."""
+    return group_under_colons(_nested_items(list_tag))
+
+
+def _nested_items(list_tag: Tag) -> list[ListItem]:
+    items: list[ListItem] = []
     for li in list_tag.find_all("li", recursive=False):
-        run: list[PageElement] = []
-        for child in li.children:
-            if isinstance(child, Tag) and child.name in _LIST_TAGS:
-                items.extend(_item_texts(run))
-                run = []
-                items.extend(_list_items(child))
-            else:
-                run.append(child)
-        items.extend(_item_texts(run))
+        items.extend(_li_items(li))
     return items
 
 
-def _item_texts(nodes: list[PageElement]) -> list[str]:
-    lead, bullets = _split_pseudo_bullets(text_lines(nodes))
-    return [lead, *bullets] if lead else bullets
+def _li_items(li: Tag) -> list[ListItem]:
+    """One item for an `<li>` that starts with text; below it, everything else in reading order.
+
+    An `<li>` with no text of its own before its nested list (or its pseudo-bullets) has no
+    parent to keep: what it holds are items in their own right.
+    """
+    parts: list[ListItem] = []
+    has_lead = False
+    run: list[PageElement] = []
+    for child in [*li.children, None]:
+        if child is not None and not (isinstance(child, Tag) and child.name in _LIST_TAGS):
+            run.append(child)
+            continue
+        lead, bullets = _split_pseudo_bullets(text_lines(run))
+        run = []
+        if lead:
+            has_lead = has_lead or not parts
+            parts.append(ListItem(text=lead))
+        parts.extend(bullets)
+        if child is not None:
+            parts.extend(_nested_items(child))
+    if not has_lead:
+        return parts
+    first, *rest = parts
+    return [ListItem(text=first.text, children=[t for p in rest for t in (p.text, *p.children)])]
 
 
 def _table(tag: Tag) -> Table | None:

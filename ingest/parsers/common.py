@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from assistant.models import Blueprint, RoleCoverage, Section
+from assistant.models import Block, Blueprint, RoleCoverage, Section
+from ingest.errors import SourceError
 
 # Invisible characters and non-breaking hyphens break exact-phrase search: nobody types them.
 _UNTYPED = {**dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad")), 0x2011: "-"}
@@ -15,9 +17,27 @@ _SITE_SUFFIX = re.compile(r"\s+\|\s+.*$")
 BLUEPRINT_TITLE = re.compile(r"\S.*?\s*(?::|\u2013|\u2014|-)\s*role blueprint\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class ParsedSource:
+    """What one source file holds: its blueprints, and the parts of it that could not be read.
+
+    A list of WordPress posts with one broken post gives the good posts as blueprints and the
+    broken one as a problem; a file that yields nothing at all raises `SourceError` instead.
+    """
+
+    blueprints: list[Blueprint]
+    problems: list[SourceError] = field(default_factory=list)
+
+
 def clean(text: str) -> str:
     """Collapse whitespace (non-breaking spaces included) and drop characters nobody types."""
     return " ".join(text.translate(_UNTYPED).split())
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """Some text cleaned and cut to `limit` characters, to quote it in a message."""
+    text = clean(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def role_title(raw: str) -> str:
@@ -31,10 +51,29 @@ def role_title(raw: str) -> str:
 
 
 def role_id(role: str) -> str:
-    """A stable slug of a role title: `VP of Data & AI` gives `vp-of-data-and-ai`."""
-    ascii_title = unicodedata.normalize("NFKD", role.replace("&", " and "))
-    ascii_title = ascii_title.encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_title).strip("-")
+    """A stable slug of a role title: `VP of Data & AI` gives `vp-of-data-and-ai`.
+
+    A title with no Latin letters or digits keeps its own letters (`データエンジニア`), so that
+    it still has an identity of its own; a title with no letters at all gives `""`.
+    """
+    words = unicodedata.normalize("NFKD", role.replace("&", " and "))
+    ascii_title = words.encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title).strip("-")
+    return slug or re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", words).lower()).strip("-")
+
+
+def has_text(section: Section) -> bool:
+    """Whether a section holds any text to answer from (its heading alone does not count)."""
+    for block in section.blocks:
+        if block.text.strip() or any(cell.strip() for row in _rows(block) for cell in row):
+            return True
+        if any(item.text.strip() or any(map(str.strip, item.children)) for item in block.items):
+            return True
+    return False
+
+
+def _rows(block: Block) -> list[list[str]]:
+    return block.table.rows if block.table is not None else []
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -60,15 +99,40 @@ def make_blueprint(
     source: str,
     url: str = "",
     modified: datetime | None = None,
+    post_id: int | None = None,
+    origin: str = "",
+    name: str = "",
 ) -> Blueprint:
-    """A blueprint with its role and role id derived from the page title."""
+    """A blueprint with its role and role id derived from the page title.
+
+    Raises:
+        SourceError: the title names no role, or no section holds any text (a page saved
+            before its content loaded, a post exported with its headings only); `name` says
+            which blueprint of the source it is (by default, the blueprint and its role).
+    """
     role = role_title(title)
+    slug = role_id(role)
+    if not slug:
+        msg = (
+            f"{name or 'the blueprint'} has the title {shorten(title)!r}, which names no role; "
+            "give it the role's name as title"
+        )
+        raise SourceError(source, msg)
+    if not any(map(has_text, sections)):
+        which = name or f"the blueprint ({shorten(role)})"
+        msg = (
+            f"{which} has section headings but no text under any of them; save or export the "
+            "complete blueprint, with its content, and ingest it again"
+        )
+        raise SourceError(source, msg)
     return Blueprint(
         role=role,
-        role_id=role_id(role),
+        role_id=slug,
         coverage=coverage,
         source=source,
         url=url,
         modified=modified,
         sections=sections,
+        post_id=post_id,
+        origin=origin,
     )

@@ -102,6 +102,9 @@ def _blueprints(entries: list[_Entry], path: Path) -> list[Blueprint]:
     blueprints: dict[str, Blueprint] = {}
     for entry in entries:
         key = role_id(role_title(entry.title))
+        if not key:
+            logger.warning("%s: skipped %r: its title names no role", path, entry.title)
+            continue
         if not entry.paragraphs:
             logger.warning("%s: skipped %r: the listing gives it no summary", path, entry.title)
             continue

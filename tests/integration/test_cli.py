@@ -15,6 +15,7 @@ from tests.conftest import BUNDLED_CORPUS
 pytestmark = pytest.mark.integration
 
 LISTING = BUNDLED_CORPUS / "engineering-leadership-roles.listing.txt"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 runner = CliRunner()
 
 
@@ -57,6 +58,44 @@ def test_ingest_with_a_bad_file_exits_non_zero_and_names_it(tmp_path: Path) -> N
     assert report["documents_added"] == 30 and report["documents_failed"] == 1
     assert report["errors"][0]["source"].endswith("broken.json")
     assert "broken.json" in report["errors"][0]["message"]
+
+
+HEADINGS_ONLY = (
+    "# VP of Data and AI\n\n## 1) Role Summary\n\n## 3) Core Responsibilities\n\n"
+    "## 7) KPIs and Productivity Metrics\n"
+)
+
+
+def test_ingest_heading_only_page_is_one_error_and_the_rest_is_ingested(tmp_path: Path) -> None:
+    empty = tmp_path / "headings-only.md"
+    empty.write_text(HEADINGS_ONLY, encoding="utf-8")
+    result = runner.invoke(
+        app, ["ingest", "--json", str(empty), str(LISTING)], env=env_for(tmp_path / "chroma")
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["documents_added"] == 30 and report["documents_failed"] == 1
+    (error,) = report["errors"]
+    assert error["source"].endswith("headings-only.md")
+    assert error["message"].startswith(str(empty))
+    assert "has section headings but no text under any of them" in error["message"]
+
+
+def test_ingest_posts_list_with_a_broken_post_ingests_the_others(tmp_path: Path) -> None:
+    posts = json.loads((FIXTURES / "posts-list.wordpress.json").read_text("utf-8"))
+    hello = json.loads((FIXTURES / "bad" / "hello-world-post.json").read_text("utf-8"))
+    source = tmp_path / "posts.json"
+    source.write_text(json.dumps([posts[0], hello, posts[1]]), encoding="utf-8")
+    env = env_for(tmp_path / "chroma")
+    result = runner.invoke(app, ["ingest", "--json", str(source)], env=env)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["documents_added"] == 2 and report["documents_failed"] == 1
+    (error,) = report["errors"]
+    assert error["source"].endswith("posts.json")
+    assert f"{source}: post 2 (id 301, Hello world!) is not a blueprint" in error["message"]
+    roles = json.loads(runner.invoke(app, ["roles", "--json"], env=env).stdout)
+    assert sorted(r["id"] for r in roles) == ["director-of-sre", "head-of-devops"]
 
 
 def test_ingest_if_empty_skips_a_populated_index(bundled_settings: Settings) -> None:

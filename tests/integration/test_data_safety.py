@@ -63,7 +63,7 @@ def planned_ids(folder: Path, settings: Settings) -> set[str]:
     from ingest.pipeline import display_source
 
     path = folder / "sre.md"
-    (blueprint,) = parse_source(path)
+    (blueprint,) = parse_source(path).blueprints
     blueprint = blueprint.model_copy(update={"source": display_source(path)})
     return {c.id for c in chunk_blueprint(blueprint, settings.chunk_size)}
 

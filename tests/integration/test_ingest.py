@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 WORDPRESS = BUNDLED_CORPUS / "vp-of-data-and-ai.wordpress.json"
 LISTING = BUNDLED_CORPUS / "engineering-leadership-roles.listing.txt"
+POSTS_LIST = Path(__file__).resolve().parents[1] / "fixtures" / "posts-list.wordpress.json"
 
 
 class CountingEmbedder:
@@ -189,3 +190,39 @@ def test_bad_files_are_reported_and_the_rest_ingested(
     assert failed == {"truncated.json", "empty.md", "image.bin", "missing.html"}
     assert report.documents_failed == 4
     assert all(e.message for e in report.errors)
+
+
+def test_reingesting_a_heading_only_version_of_a_stored_role_does_not_abort(
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    ingestor(tmp_settings, embedder).ingest([POSTS_LIST])
+    store = open_store(tmp_settings)
+    before = sorted((c.id, c.text) for c in store.all_chunks())
+    emptied = tmp_path / "head-of-devops.md"
+    emptied.write_text(
+        "# Head of DevOps\n\n## 1) Role Summary\n\n## 6) Goals, Objectives, and Milestones\n\n"
+        "## 7) KPIs and Productivity Metrics\n",
+        encoding="utf-8",
+    )
+    report = ingestor(tmp_settings, embedder).ingest([emptied, LISTING])
+    assert report.documents_added == 30
+    assert [Path(e.source).name for e in report.errors] == ["head-of-devops.md"]
+    # The stored full blueprint is untouched; the listing's summaries joined it.
+    full = sorted((c.id, c.text) for c in store.all_chunks() if c.coverage is RoleCoverage.FULL)
+    assert full == before
+
+
+def test_prune_keeps_the_stored_version_of_a_post_that_broke(
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    source = tmp_path / "posts.json"
+    shutil.copy(POSTS_LIST, source)
+    ingestor(tmp_settings, embedder).ingest([source])
+    posts = json.loads(source.read_text(encoding="utf-8"))
+    posts[1]["content"]["rendered"] = "<p>Draft: content coming soon.</p>"
+    source.write_text(json.dumps(posts), encoding="utf-8")
+    report = ingestor(tmp_settings, embedder).ingest([source], prune=True)
+    assert report.documents_pruned == 0 and report.documents_failed == 1
+    assert "post 2 (id 202, Director of SRE" in report.errors[0].message
+    roles = {r.role for r in catalogue(open_store(tmp_settings))}
+    assert roles == {"Head of DevOps", "Director of SRE"}

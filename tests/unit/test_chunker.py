@@ -1,4 +1,4 @@
-from assistant.models import Block, Blueprint, RoleCoverage, Section, Table
+from assistant.models import Block, Blueprint, ListItem, RoleCoverage, Section, Table
 from ingest.chunker import chunk_blueprint, render_row
 
 HEADER = ["Metric name", "What it measures", "Example target / benchmark", "Frequency"]
@@ -125,3 +125,69 @@ def test_metadata_carries_role_section_source_and_hash() -> None:
 def test_render_row_skips_empty_cells_and_names_unnamed_columns() -> None:
     assert render_row(["A", ""], ["x", "y"]) == "A: x | Column 2: y"
     assert render_row(["A", "B"], ["x", ""]) == "A: x"
+
+
+def bullets_blueprint(items: list[ListItem]) -> Blueprint:
+    return Blueprint(
+        role="Director of Testing",
+        role_id="director-of-testing",
+        coverage=RoleCoverage.FULL,
+        source="tests/fixture.json",
+        sections=[
+            Section(
+                number=4,
+                title="Day-to-Day Activities",
+                key="day_to_day",
+                blocks=[Block(kind="bullets", items=items)],
+            )
+        ],
+    )
+
+
+def test_bullet_renders_its_children_indented_under_it() -> None:
+    bp = bullets_blueprint(
+        [ListItem(text="Review dashboards for:", children=["Freshness", "Cost"]), "Hire well"]
+    )
+    (chunk,) = chunk_blueprint(bp, chunk_size=1000)
+    assert chunk.text.split("\n")[1:] == [
+        "- Review dashboards for:",
+        "  - Freshness",
+        "  - Cost",
+        "- Hire well",
+    ]
+
+
+def test_bullet_with_its_children_is_never_split_across_chunks() -> None:
+    items = [
+        ListItem(text=f"Group {g} of activities:", children=[f"Activity {g}.{c}" for c in range(4)])
+        for g in range(12)
+    ]
+    chunks = chunk_blueprint(bullets_blueprint(items), chunk_size=200)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        lines = chunk.text.split("\n")[1:]
+        assert lines[0].startswith("- Group ")
+        parents = [line for line in lines if line.startswith("- ")]
+        # Every parent in a chunk comes with all four of its children.
+        assert len(lines) == 5 * len(parents)
+        assert len(chunk.text.split("\n", 1)[1]) <= 200
+
+
+def test_bullet_longer_than_a_chunk_splits_between_children_repeating_its_line() -> None:
+    children = [f"Child number {i} with some words to fill the line" for i in range(10)]
+    bp = bullets_blueprint([ListItem(text="A long group:", children=children), "After"])
+    chunks = chunk_blueprint(bp, chunk_size=200)
+    bodies = [c.text.split("\n")[1:] for c in chunks]
+    assert len(bodies) > 2
+    assert all(body[0] == "- A long group:" for body in bodies[:-1])
+    assert [line for body in bodies for line in body if line.startswith("  - ")] == [
+        f"  - {child}" for child in children
+    ]
+    assert bodies[-1][-1] == "- After"
+    assert all(len("\n".join(body)) <= 200 for body in bodies)
+
+
+def test_children_without_a_parent_line_are_bullets_themselves() -> None:
+    bp = bullets_blueprint([ListItem(text="", children=["Freshness", "Cost"])])
+    (chunk,) = chunk_blueprint(bp, chunk_size=1000)
+    assert chunk.text.split("\n")[1:] == ["- Freshness", "- Cost"]

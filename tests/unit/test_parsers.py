@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.models import Block, Blueprint, RoleCoverage, Section
+from assistant.models import Block, Blueprint, ListItem, RoleCoverage, Section
 from ingest.errors import SourceError
-from ingest.parsers import detect_format, parse_source
+from ingest.parsers import detect_format, parse_source, parse_wordpress_post
 from ingest.parsers.common import role_id, role_title
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,9 +75,24 @@ CHROME_PHRASES = [
 
 
 def parse_one(path: Path) -> Blueprint:
-    blueprints = parse_source(path)
-    assert len(blueprints) == 1
-    return blueprints[0]
+    parsed = parse_source(path)
+    assert parsed.problems == []
+    assert len(parsed.blueprints) == 1
+    return parsed.blueprints[0]
+
+
+def parse_all(path: Path) -> list[Blueprint]:
+    parsed = parse_source(path)
+    assert parsed.problems == []
+    return parsed.blueprints
+
+
+def tree(items: list[ListItem]) -> list[tuple[str, list[str]]]:
+    return [(item.text, item.children) for item in items]
+
+
+def bullet_items(section: Section) -> list[ListItem]:
+    return [item for block in blocks_of(section, "bullets") for item in block.items]
 
 
 def block_texts(blueprint: Blueprint) -> list[str]:
@@ -86,7 +101,9 @@ def block_texts(blueprint: Blueprint) -> list[str]:
         texts.append(section.subsection)
         for block in section.blocks:
             texts.append(block.text)
-            texts.extend(block.items)
+            for item in block.items:
+                texts.append(item.text)
+                texts.extend(item.children)
             if block.table is not None:
                 texts.extend(block.table.header)
                 texts.extend(cell for row in block.table.rows for cell in row)
@@ -115,7 +132,7 @@ def vp() -> Blueprint:
 
 @pytest.fixture(scope="module")
 def listing() -> list[Blueprint]:
-    return parse_source(LISTING_SEED)
+    return parse_all(LISTING_SEED)
 
 
 # --- the WordPress seed -------------------------------------------------------------------
@@ -175,12 +192,51 @@ def test_kpi_table_keeps_all_22_rows_and_the_five_column_header(vp: Blueprint) -
     assert table.rows[0][0] == "Roadmap delivery predictability"
 
 
-def test_thirty_day_goals_subsection_lists_its_bullets(vp: Blueprint) -> None:
+def test_flat_list_items_ending_with_a_colon_take_the_items_after_them(vp: Blueprint) -> None:
     goals = find_section(vp, 6, "30-day goals")
-    items = [item for block in blocks_of(goals, "bullets") for item in block.items]
-    assert items[0] == "Establish credibility and situational awareness:"
-    assert "Decide what to stop, start, and continue" in items
-    assert len(items) == 11
+    assert tree(bullet_items(goals)) == [
+        (
+            "Establish credibility and situational awareness:",
+            [
+                "Audit the current data landscape: sources, pipelines, tools, ownership, pain points",
+                "Review current AI initiatives: status, value hypothesis, and risks",
+            ],
+        ),
+        (
+            "Build a baseline measurement system:",
+            [
+                "Current pipeline reliability (failure rates, MTTR)",
+                "Current cost baseline (warehouse, compute, vendor spend)",
+                "Current analytics trust indicators (data quality incidents, stakeholder satisfaction)",
+            ],
+        ),
+        (
+            "Identify top 5 risks:",
+            ["Security/privacy gaps, single points of failure, ungoverned access, shadow AI usage"],
+        ),
+        (
+            "Confirm immediate priorities with CTO/CPO:",
+            ["Decide what to stop, start, and continue"],
+        ),
+    ]
+
+
+def test_day_to_day_groups_are_one_item_each_with_their_activities(vp: Blueprint) -> None:
+    daily = bullet_items(find_section(vp, 4, "Daily activities"))
+    assert [item.text for item in daily] == [
+        "Review health dashboards for:",
+        "Triage escalations:",
+        "Make rapid priority calls:",
+        "Unblock teams:",
+    ]
+    assert daily[0].children == [
+        "Data pipeline freshness, failures, and SLA breaches",
+        "Model/AI service latency, error rates, token usage, and safety flags",
+        "Cloud cost anomalies in warehouse, training, and inference",
+    ]
+    # A list with no colon items stays flat.
+    rituals = bullet_items(find_section(vp, 4, "Recurring meetings"))
+    assert len(rituals) == 6 and not any(item.children for item in rituals)
 
 
 def test_en_dash_pseudo_bullets_become_bullet_items(vp: Blueprint) -> None:
@@ -188,32 +244,75 @@ def test_en_dash_pseudo_bullets_become_bullet_items(vp: Blueprint) -> None:
     lead = [b.text for b in blocks_of(summary, "paragraph")]
     assert "Typical teams and functions this role interacts with include:" in lead
     bullets = blocks_of(summary, "bullets")
-    assert (
-        bullets[0].items[0]
-        == "Product Management (especially AI product managers and platform PMs)"
+    assert bullets[0].items[0] == ListItem(
+        text="Product Management (especially AI product managers and platform PMs)"
     )
     assert len(bullets[0].items) == 8
     # The seed writes ranges as "3–5" and uses "– " only to start a pseudo-bullet.
     assert not any("– " in text for text in block_texts(vp))
 
 
-def test_pseudo_bullets_inside_list_items_follow_their_lead_item(vp: Blueprint) -> None:
+def test_pseudo_bullets_inside_list_items_are_children_of_their_lead(vp: Blueprint) -> None:
     soft_skills = find_section(vp, 9)
     items = blocks_of(soft_skills, "bullets")[0].items
-    assert items[:2] == [
-        "Strategic clarity and prioritization",
+    assert len(items) == 8
+    assert items[0].text == "Strategic clarity and prioritization"
+    assert items[0].children[0] == (
         "Why it matters: Data and AI demand investment across platform, product, and risk "
-        "controls; misprioritization is costly.",
+        "controls; misprioritization is costly."
+    )
+    assert [child.split(":")[0] for child in items[0].children] == [
+        "Why it matters",
+        "How it shows up",
+        "Strong performance looks like",
     ]
 
 
-def test_nested_list_items_are_flattened_in_reading_order(vp: Blueprint) -> None:
-    exercises = find_section(vp, 19, "Practical exercises")
-    items = blocks_of(exercises, "bullets")[0].items
-    start = items.index("Evaluate a proposed GenAI feature:")
-    assert items[start + 1 : start + 3] == [
+def test_technical_skill_keeps_its_description_and_use_in_role(vp: Blueprint) -> None:
+    skills = bullet_items(find_section(vp, 8, "Must-have"))
+    assert len(skills) == 10
+    assert skills[0].text == "Data platform architecture (Critical)"
+    assert skills[0].children == [
+        "Description: Ability to design and evolve enterprise data architectures "
+        "(warehouse/lake/lakehouse), ingestion patterns, transformation standards, and "
+        "consumption layers.",
+        "Use in role: Approving architectures, deprecating legacy patterns, ensuring "
+        "scalability and governance.",
+    ]
+
+
+def test_indented_pseudo_bullets_are_children_of_the_bullet_above(vp: Blueprint) -> None:
+    deliverables = [s for s in vp.sections if s.number == 5]
+    strategy = blocks_of(deliverables[0], "bullets")[0].items
+    assert tree(strategy) == [
+        ("Data & AI strategy document (12–24 month view) and 3-year capability roadmap", []),
+        (
+            "Target-state architecture for:",
+            [
+                "Data platform (lake/warehouse/lakehouse patterns)",
+                "Analytics layer (semantic/metrics layer)",
+                "ML/MLOps and GenAI/LLMOps (model gateways, evaluation, monitoring)",
+            ],
+        ),
+        ("Annual operating plan: headcount plan, budget, vendor strategy, and ROI model", []),
+        ("Quarterly portfolio plan with prioritized initiatives and clear success metrics", []),
+    ]
+    # The bold lead-in stays a paragraph of its own.
+    assert blocks_of(deliverables[0], "paragraph")[0].text == "Strategy and planning deliverables"
+
+
+def test_nested_list_items_are_children_of_their_parent_item(vp: Blueprint) -> None:
+    exercises = bullet_items(find_section(vp, 19, "Practical exercises"))
+    parent = next(item for item in exercises if item.text == "Evaluate a proposed GenAI feature:")
+    assert parent.children == [
         "Define evaluation plan, monitoring, rollback, and safety mitigations",
         "Identify data risks and privacy controls",
+    ]
+    # A list with a real nested list is not regrouped around its colon items.
+    assert [item.text for item in exercises][-2:] == [
+        "Case study 3: Cost crisis scenario",
+        "Token/inference costs tripled after launch; propose containment actions, unit "
+        "economics, and product adjustments.",
     ]
 
 
@@ -300,8 +399,8 @@ def test_format_detection_ignores_the_extension(
 ) -> None:
     copy = tmp_path / new_name
     shutil.copyfile(source, copy)
-    renamed = parse_source(copy)
-    original = parse_source(source)
+    renamed = parse_all(copy)
+    original = parse_all(source)
     assert len(renamed) == count
     assert {b.coverage for b in renamed} == {coverage}
     assert [b.sections for b in renamed] == [b.sections for b in original]
@@ -328,7 +427,7 @@ def test_detect_format_reads_the_content(text: str, expected: str) -> None:
 def test_utf16_text_with_byte_order_mark_is_read(tmp_path: Path) -> None:
     copy = tmp_path / "listing-from-powershell.txt"
     copy.write_bytes(codecs.BOM_UTF16_LE + LISTING_SEED.read_text("utf-8").encode("utf-16-le"))
-    assert len(parse_source(copy)) == 30
+    assert len(parse_all(copy)) == 30
 
 
 # --- saved HTML page ----------------------------------------------------------------------
@@ -366,18 +465,19 @@ def test_saved_html_page_keeps_tables_bullets_and_symbols() -> None:
     assert scorecard.header == ["Category", "Summary"]
     assert len(scorecard.rows) == 2
     summary = find_section(page, 1)
-    assert blocks_of(summary, "bullets")[0].items == [
-        "Product Engineering (service ownership and error budgets)",
-        "Security & Compliance (audit evidence, access reviews)",
+    assert tree(blocks_of(summary, "bullets")[0].items) == [
+        ("Product Engineering (service ownership and error budgets)", []),
+        ("Security & Compliance (audit evidence, access reviews)", []),
     ]
     # The non-breaking hyphen becomes the hyphen a user types.
     assert "customer-facing production systems" in blocks_of(summary, "paragraph")[0].text
     operational = find_section(page, 3, "Operational")
-    assert blocks_of(operational, "bullets")[0].items == [
-        "Run the weekly reliability review:",
-        "Error budget burn per service",
-        "Top recurring incident causes",
-        "Approve production readiness for launches",
+    assert tree(blocks_of(operational, "bullets")[0].items) == [
+        (
+            "Run the weekly reliability review:",
+            ["Error budget burn per service", "Top recurring incident causes"],
+        ),
+        ("Approve production readiness for launches", []),
     ]
 
 
@@ -404,19 +504,20 @@ def test_markdown_export_keeps_sections_bullets_table_and_metadata() -> None:
     ]
     summary = find_section(export, 1)
     assert blocks_of(summary, "paragraph")[0].text.startswith("The Cloud Director is the senior")
-    assert blocks_of(summary, "bullets")[0].items[0] == (
+    assert blocks_of(summary, "bullets")[0].items[0].text == (
         "Platform Engineering (landing zones, shared services)"
     )
     strategic = find_section(export, 3, "Strategic")
-    assert blocks_of(strategic, "bullets")[0].items[0] == (
+    assert blocks_of(strategic, "bullets")[0].items[0].text == (
         "Set the multi-cloud strategy aligned to product and cost goals."
     )
     operational = find_section(export, 3, "Operational")
-    assert blocks_of(operational, "bullets")[0].items == [
-        "Run the cloud operating rhythm:",
-        "Monthly cost reviews with Finance",
-        "Quarterly capacity planning",
-        "Own escalation for cloud platform outages",
+    assert tree(blocks_of(operational, "bullets")[0].items) == [
+        (
+            "Run the cloud operating rhythm:",
+            ["Monthly cost reviews with Finance", "Quarterly capacity planning"],
+        ),
+        ("Own escalation for cloud platform outages", []),
     ]
     table = blocks_of(find_section(export, 7), "table")[0].table
     assert table is not None
@@ -459,7 +560,7 @@ def test_unnumbered_headings_with_blueprint_titles_parse_as_a_full_blueprint() -
 
 
 def test_html_category_listing_takes_each_role_url_from_its_link() -> None:
-    roles = parse_source(CATEGORY_LISTING)
+    roles = parse_all(CATEGORY_LISTING)
     assert [(r.role, r.url) for r in roles] == [
         ("Head of DevOps", "https://www.devopsschool.com/blog/head-of-devops-role-blueprint/"),
         ("Director of SRE", "https://www.devopsschool.com/blog/director-of-sre-role-blueprint/"),
@@ -470,7 +571,7 @@ def test_html_category_listing_takes_each_role_url_from_its_link() -> None:
 
 
 def test_html_category_listing_summaries_exclude_read_more_and_sidebar() -> None:
-    roles = parse_source(CATEGORY_LISTING)
+    roles = parse_all(CATEGORY_LISTING)
     summaries = [[b.text for b in r.sections[0].blocks] for r in roles]
     assert summaries == [
         [
@@ -497,7 +598,7 @@ def test_markdown_listing_takes_urls_from_links_and_needs_no_blank_lines(tmp_pat
         "The Director of SRE leads reliability.\n"
         "[Continue reading →](https://example.com/director-of-sre/)\n".encode(),
     )
-    roles = parse_source(path)
+    roles = parse_all(path)
     assert [(r.role, r.url, [b.text for b in r.sections[0].blocks]) for r in roles] == [
         (
             "Head of DevOps",
@@ -513,20 +614,120 @@ def test_markdown_listing_takes_urls_from_links_and_needs_no_blank_lines(tmp_pat
 
 
 def test_wordpress_list_of_posts_yields_one_blueprint_per_post() -> None:
-    posts = parse_source(POSTS_LIST)
+    posts = parse_all(POSTS_LIST)
     assert [(p.role, p.role_id, p.coverage) for p in posts] == [
         ("Head of DevOps", "head-of-devops", RoleCoverage.FULL),
         ("Director of SRE", "director-of-sre", RoleCoverage.FULL),
     ]
     head = posts[0]
-    assert find_section(head, 6, "30-day goals").blocks[0].items == [
-        "Map the delivery pipeline",
-        "Meet every team lead",
+    assert tree(find_section(head, 6, "30-day goals").blocks[0].items) == [
+        ("Map the delivery pipeline", []),
+        ("Meet every team lead", []),
     ]
     table = blocks_of(find_section(head, 7), "table")[0].table
     assert table is not None
     assert table.rows[1] == ["Lead time for changes", "< 1 day"]
     assert "“reliability as a feature”" in find_section(posts[1], 1).blocks[0].text
+
+
+# --- nested lists -------------------------------------------------------------------------
+
+_OTHER_SECTIONS_HTML = (
+    "<h2>3) Core Responsibilities</h2><p>Owns it.</p><h2>7) KPIs</h2><p>Uptime.</p>"
+)
+_OTHER_SECTIONS_MD = "\n## 3) Core Responsibilities\n\nOwns it.\n\n## 7) KPIs\n\nUptime.\n"
+
+
+def summary_items(tmp_path: Path, name: str, body: str) -> list[tuple[str, list[str]]]:
+    """The bullets of section 1 of a small blueprint whose summary is `body`."""
+    if name.endswith(".md"):
+        text = f"# Director of Testing\n\n## 1) Role Summary\n\n{body}\n{_OTHER_SECTIONS_MD}"
+    else:
+        text = f"<h1>Director of Testing</h1><h2>1) Role Summary</h2>{body}{_OTHER_SECTIONS_HTML}"
+    blueprint = parse_one(_write(tmp_path / name, text.encode()))
+    return tree(bullet_items(find_section(blueprint, 1)))
+
+
+def test_html_nested_lists_deeper_levels_flatten_into_the_top_item(tmp_path: Path) -> None:
+    body = (
+        "<ul><li>Run reviews:<ul><li>Weekly<ul><li>Monday</li></ul></li><li>Monthly</li></ul>"
+        "</li><li>Hire well</li></ul>"
+    )
+    assert summary_items(tmp_path, "page.html", body) == [
+        ("Run reviews:", ["Weekly", "Monday", "Monthly"]),
+        ("Hire well", []),
+    ]
+
+
+def test_list_item_without_text_of_its_own_keeps_its_nested_items(tmp_path: Path) -> None:
+    body = "<ol><li><ul><li>Plan<ul><li>Budget</li></ul></li><li>Ship</li></ul></li></ol>"
+    assert summary_items(tmp_path, "page.html", body) == [("Plan", ["Budget"]), ("Ship", [])]
+
+
+def test_pseudo_bullets_after_br_in_a_list_item_are_its_children(tmp_path: Path) -> None:
+    body = (
+        "<ol><li><strong>Data platform architecture (Critical)</strong><br/>\n"
+        "   &#8211; <strong>Description:</strong> Designs data architectures.<br/>\n"
+        "   &#8211; <strong>Use in role:</strong> Approves architectures.  </li>"
+        "<li>Cost management</li></ol>"
+    )
+    assert summary_items(tmp_path, "page.html", body) == [
+        (
+            "Data platform architecture (Critical)",
+            ["Description: Designs data architectures.", "Use in role: Approves architectures."],
+        ),
+        ("Cost management", []),
+    ]
+
+
+@pytest.mark.parametrize("indent", ["  ", "    "], ids=["two-spaces", "four-spaces"])
+def test_markdown_nested_lists_are_children_of_their_item(tmp_path: Path, indent: str) -> None:
+    body = f"- Run reviews:\n{indent}- Weekly\n{indent}{indent}- Monday\n{indent}- Monthly\n- Hire well"
+    assert summary_items(tmp_path, "page.md", body) == [
+        ("Run reviews:", ["Weekly", "Monday", "Monthly"]),
+        ("Hire well", []),
+    ]
+
+
+def test_flat_list_groups_each_run_under_the_colon_item_before_it(tmp_path: Path) -> None:
+    body = "<ul><li>Own the roadmap</li><li>Review:</li><li>Cost</li><li>Risk</li><li>Hire:</li><li>Leads</li></ul>"
+    assert summary_items(tmp_path, "page.html", body) == [
+        ("Own the roadmap", []),
+        ("Review:", ["Cost", "Risk"]),
+        ("Hire:", ["Leads"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ["Budget:", "Vendors:", "Hiring:"],
+        ["Own the roadmap", "Hire leads", "Report on:"],
+    ],
+    ids=["every-item-ends-with-colon", "only-the-last-ends-with-colon"],
+)
+def test_flat_list_where_colon_items_introduce_nothing_stays_flat(
+    tmp_path: Path, items: list[str]
+) -> None:
+    body = "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+    assert summary_items(tmp_path, "page.html", body) == [(item, []) for item in items]
+
+
+def test_paragraph_ending_with_a_colon_stays_a_paragraph_before_its_list(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "page.html",
+        b"<h1>Director of Testing</h1><h2>1) Role Summary</h2><p>Works with:</p>"
+        b"<ul><li>Product</li><li>Security</li></ul>" + _OTHER_SECTIONS_HTML.encode(),
+    )
+    summary = find_section(parse_one(path), 1)
+    assert [block.kind for block in summary.blocks] == ["paragraph", "bullets"]
+    assert summary.blocks[0].text == "Works with:"
+    assert tree(summary.blocks[1].items) == [("Product", []), ("Security", [])]
+
+
+def test_plain_strings_are_accepted_as_bullets_without_children() -> None:
+    block = Block(kind="bullets", items=["Ship", ListItem(text="Plan", children=["Budget"])])
+    assert tree(block.items) == [("Ship", []), ("Plan", ["Budget"])]
 
 
 # --- titles and ids -----------------------------------------------------------------------
@@ -598,18 +799,6 @@ def _bad_fixture(name: str) -> Path:
         ),
         (
             lambda tmp: _write(
-                tmp / "mixed-posts.json",
-                json.dumps(
-                    [
-                        json.loads(POSTS_LIST.read_text("utf-8"))[0],
-                        json.loads(_bad_fixture("hello-world-post.json").read_text("utf-8")),
-                    ]
-                ).encode(),
-            ),
-            "post 2 (Hello world!) is not a blueprint",
-        ),
-        (
-            lambda tmp: _write(
                 tmp / "untitled.md",
                 b"## 1) Role Summary\n\nx\n\n## 3) Core Responsibilities\n\nx\n\n## 7) KPIs\n\nx\n",
             ),
@@ -631,7 +820,6 @@ def _bad_fixture(name: str) -> Path:
         "plain-article",
         "plain-markdown",
         "json-not-a-post",
-        "one-post-of-many-not-a-blueprint",
         "no-title",
     ],
 )
@@ -650,3 +838,177 @@ def test_bad_input_raises_source_error_naming_the_file_and_the_fix(
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+# --- bad parts of a good file -------------------------------------------------------------
+
+
+def _posts(*posts: object) -> bytes:
+    return json.dumps(list(posts)).encode()
+
+
+def _good_posts() -> list[dict[str, object]]:
+    posts: list[dict[str, object]] = json.loads(POSTS_LIST.read_text("utf-8"))
+    return posts
+
+
+def test_list_with_one_broken_post_gives_the_others_and_names_the_broken_one(
+    tmp_path: Path,
+) -> None:
+    head, sre = _good_posts()
+    hello = json.loads(_bad_fixture("hello-world-post.json").read_text("utf-8"))
+    path = _write(tmp_path / "posts.json", _posts(head, hello, sre))
+    parsed = parse_source(path)
+    assert [b.role for b in parsed.blueprints] == ["Head of DevOps", "Director of SRE"]
+    (problem,) = parsed.problems
+    assert str(problem).startswith(f"{path}: post 2 (id 301, Hello world!) is not a blueprint")
+    assert problem.path == str(path)
+
+
+def test_list_post_that_is_not_a_post_is_named_by_its_position(tmp_path: Path) -> None:
+    head, sre = _good_posts()
+    path = _write(tmp_path / "posts.json", _posts(head, 42, {"id": 7, "title": "x"}, sre))
+    parsed = parse_source(path)
+    assert len(parsed.blueprints) == 2
+    assert [problem.problem.split(";")[0] for problem in parsed.problems] == [
+        "post 2 is not a WordPress post (it needs title.rendered and content.rendered)",
+        "post 3 (id 7) is not a WordPress post (it needs title.rendered and content.rendered)",
+    ]
+
+
+def test_list_whose_every_post_is_broken_raises_naming_them(tmp_path: Path) -> None:
+    hello = json.loads(_bad_fixture("hello-world-post.json").read_text("utf-8"))
+    path = _write(tmp_path / "posts.json", _posts(hello, 42))
+    with pytest.raises(SourceError) as raised:
+        parse_source(path)
+    assert str(raised.value).startswith(f"{path}: none of its 2 posts is a blueprint: post 1 (")
+    assert "post 2 is not a WordPress post" in str(raised.value)
+
+
+HEADINGS_ONLY_MD = (
+    b"# VP of Data and AI\n\n## 1) Role Summary\n\n## 3) Core Responsibilities\n\n"
+    b"### Strategic responsibilities\n\n## 7) KPIs and Productivity Metrics\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("headings-only.md", HEADINGS_ONLY_MD),
+        (
+            "headings-only.html",
+            b"<h1>VP of Data and AI</h1><h2>1) Role Summary</h2><h2>3) Core Responsibilities"
+            b"</h2><ul><li> </li></ul><h2>7) KPIs</h2><table><tr><td> </td></tr></table>",
+        ),
+    ],
+)
+def test_blueprint_with_headings_but_no_text_is_a_source_error(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    path = _write(tmp_path / name, data)
+    with pytest.raises(SourceError) as raised:
+        parse_source(path)
+    assert str(raised.value) == (
+        f"{path}: the blueprint (VP of Data and AI) has section headings but no text under any "
+        "of them; save or export the complete blueprint, with its content, and ingest it again"
+    )
+
+
+def test_post_with_headings_but_no_text_in_a_list_is_a_problem_naming_it(tmp_path: Path) -> None:
+    head, _ = _good_posts()
+    empty = {
+        "id": 99,
+        "title": {"rendered": "VP of Data and AI: Role Blueprint"},
+        "content": {
+            "rendered": "<h2>1) Role Summary</h2><h2>3) Core Responsibilities</h2><h2>7) KPIs</h2>"
+        },
+    }
+    parsed = parse_source(_write(tmp_path / "posts.json", _posts(head, empty)))
+    assert [b.role for b in parsed.blueprints] == ["Head of DevOps"]
+    assert parsed.problems[0].problem.startswith(
+        "post 2 (id 99, VP of Data and AI: Role Blueprint) has section headings but no text"
+    )
+
+
+def test_blueprint_with_some_empty_sections_is_kept(tmp_path: Path) -> None:
+    path = _write(tmp_path / "partial.md", HEADINGS_ONLY_MD + b"\nUptime above 99.9%.\n")
+    blueprint = parse_one(path)
+    assert [(s.number, bool(s.blocks)) for s in blueprint.sections] == [
+        (1, False),
+        (3, False),
+        (7, True),
+    ]
+
+
+@pytest.mark.parametrize("title", [": Role Blueprint | DevOpsSchool", "🚀 – Role Blueprint"])
+def test_blueprint_whose_title_names_no_role_is_a_source_error(tmp_path: Path, title: str) -> None:
+    text = f"# {title}\n\n## 1) Role Summary\n\nTests.\n{_OTHER_SECTIONS_MD}"
+    path = _write(tmp_path / "page.md", text.encode())
+    with pytest.raises(SourceError, match="names no role; give it the role's name as title"):
+        parse_source(path)
+
+
+def test_title_without_latin_letters_keeps_its_own_letters_as_role_id() -> None:
+    assert role_id("データエンジニア") == "データエンジニア"
+    assert role_id("Chef de projet · データ") == "chef-de-projet"
+
+
+def test_deeply_nested_json_is_a_source_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "deep.json", b"[" * 100_000)
+    with pytest.raises(SourceError, match="nested too deeply"):
+        parse_source(path)
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<span>" * 5000 + "deep text",
+        "<ul><li>deep text" * 3000,
+        "<p>" + "<b>" * 5000 + "deep text",
+        "<div>" * 5000 + "deep text" + "</div>" * 5000,
+    ],
+    ids=["spans", "lists", "inline", "divs"],
+)
+def test_deeply_nested_html_keeps_its_text_without_recursion_error(
+    tmp_path: Path, markup: str
+) -> None:
+    path = _write(
+        tmp_path / "deep.html",
+        b"<h1>Director of Testing</h1><h2>1) Role Summary</h2><p>Tests.</p>"
+        + _OTHER_SECTIONS_HTML.encode()
+        + markup.encode(),
+    )
+    assert "deep text" in "\n".join(block_texts(parse_one(path)))
+
+
+# --- post identity ------------------------------------------------------------------------
+
+
+def test_synced_post_is_identified_by_its_site_and_id() -> None:
+    head, _ = _good_posts()
+    post = {**head, "id": 4312}
+    synced = parse_wordpress_post(
+        post, source="https://example.com/?p=4312", origin="https://example.com"
+    )
+    assert (synced.post_id, synced.origin) == (4312, "https://example.com")
+    assert synced.doc_id == "wp:https://example.com#4312"
+    assert synced.source == "https://example.com/?p=4312"
+    from_file = parse_wordpress_post(post, source="posts.json")
+    assert (from_file.post_id, from_file.doc_id) == (4312, "head-of-devops:full")
+
+
+@pytest.mark.parametrize("post_id", ["4312", True, -1, None])
+def test_malformed_post_id_is_dropped_not_fatal(post_id: object) -> None:
+    head, _ = _good_posts()
+    blueprint = parse_wordpress_post({**head, "id": post_id}, source="x", origin="https://e.com")
+    assert blueprint.post_id is None
+    assert blueprint.doc_id == "head-of-devops:full"
+
+
+def test_parse_wordpress_post_raises_source_error_naming_the_post() -> None:
+    hello = json.loads(_bad_fixture("hello-world-post.json").read_text("utf-8"))
+    with pytest.raises(SourceError) as raised:
+        parse_wordpress_post(hello, source="https://example.com/wp-json/wp/v2/posts/301")
+    assert str(raised.value).startswith(
+        "https://example.com/wp-json/wp/v2/posts/301: the post (id 301, Hello world!) is not a"
+    )
