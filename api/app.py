@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -24,22 +25,44 @@ from api.middleware import (
     RequestContextMiddleware,
 )
 from assistant.errors import EmptyIndexError, QuestionError, StoreUnavailableError
-from assistant.service import Assistant, build_assistant
+from assistant.service import Assistant, build_assistant, load_embedder, open_store
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.embeddings import Embedder
+    from assistant.store import ChunkStore
+    from ingest.sync import PeriodicSync
 
 _log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """Build the app; its lifespan builds the assistant once unless one is given."""
+def create_app(
+    settings: Settings | None = None,
+    assistant: Assistant | None = None,
+    *,
+    background_sync: PeriodicSync | None = None,
+) -> FastAPI:
+    """Build the app; its lifespan builds the assistant once unless one is given.
+
+    With `BLUEPRINTS_SYNC_INTERVAL_MINUTES`, the lifespan also starts a background sync of
+    the configured site on the assistant's own store and model (or runs `background_sync`).
+    """
     settings = settings or Settings()
     feedback = FeedbackStore(settings.feedback_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.assistant is None:
-            app.state.assistant = await run_in_threadpool(build_assistant, settings)
+            store = await run_in_threadpool(open_store, settings)
+            embedder = await run_in_threadpool(load_embedder, settings)
+            app.state.assistant = await run_in_threadpool(
+                build_assistant, settings, store=store, embedder=embedder
+            )
             _mount_slack(app, settings, app.state.assistant, feedback)
+            if app.state.sync is None:
+                app.state.sync = _background_sync(settings, store, embedder)
+        if app.state.sync is not None:
+            app.state.sync.start()
         _log.info(
             "API ready: auth %s, %d requests/min per client, feedback in %s",
             "on" if settings.api_key else "off",
@@ -49,6 +72,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         try:
             yield
         finally:
+            if app.state.sync is not None:
+                await run_in_threadpool(app.state.sync.stop)
             feedback.close()
 
     app = FastAPI(
@@ -61,6 +86,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.settings = settings
     app.state.feedback = feedback
     app.state.assistant = assistant
+    app.state.sync = background_sync
     if assistant is not None:
         _mount_slack(app, settings, assistant, feedback)
 
@@ -99,6 +125,19 @@ def _document_question_limit(app: FastAPI, max_chars: int) -> None:
     schema = app.openapi()
     question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
     question["maxLength"] = max_chars
+
+
+def _background_sync(
+    settings: Settings, store: ChunkStore, embedder: Embedder
+) -> PeriodicSync | None:
+    if settings.sync_interval_minutes is None:
+        return None
+    from ingest.sync import PeriodicSync  # imported only when on
+
+    _log.info(
+        "background sync of %s every %g min", settings.sync_url, settings.sync_interval_minutes
+    )
+    return PeriodicSync.from_settings(settings, store, embedder)
 
 
 def _mount_slack(

@@ -208,8 +208,15 @@ class _ApiError(Exception):
 class WordPressStub:
     """A WordPress site under `http://127.0.0.1:<port>/blog`, served from a thread."""
 
-    def __init__(self, *, generated: int = 6, bundled: bool = True) -> None:
-        """Build the corpus: the bundled post (if `bundled`) and `generated` posts like it."""
+    def __init__(
+        self, *, generated: int = 6, bundled: bool = True, sections: Iterable[int] | None = None
+    ) -> None:
+        """Build the corpus: the bundled post (if `bundled`) and `generated` posts like it.
+
+        `sections` keeps only those numbered sections (`1) Role Summary`…) in generated
+        posts: the bundled post's 20 sections embed in tens of seconds, a test needs a few.
+        """
+        self._sections = frozenset(sections) if sections is not None else None
         self.pretty_permalinks = True
         self.old_wordpress = False
         self.security_plugin = False
@@ -581,7 +588,8 @@ class WordPressStub:
         """A blueprint with the bundled post's HTML structure, for another role."""
         template = self._template
         size = SIZES[n % len(SIZES)]
-        content = template["content"]["rendered"].replace(BUNDLED_ROLE, title)
+        content = _keep_sections(template["content"]["rendered"], self._sections)
+        content = content.replace(BUNDLED_ROLE, title)
         # A sentence of its own, so no two generated posts share a content hash.
         marker = "</p>"
         cut = content.index(marker) + len(marker)
@@ -603,6 +611,19 @@ class WordPressStub:
             date_gmt=modified - timedelta(days=3),
             modified_gmt=modified,
         )
+
+
+def _keep_sections(content: str, numbers: frozenset[int] | None) -> str:
+    """The post's HTML with only the `<h2>` sections numbered in `numbers` (all when None)."""
+    if numbers is None:
+        return content
+    parts = re.split(r"(?=<h2\b)", content)
+    kept = [parts[0]]
+    for part in parts[1:]:
+        heading = re.match(r"<h2[^>]*>\s*(\d+)\)", part)
+        if heading and int(heading[1]) in numbers:
+            kept.append(part)
+    return "".join(kept)
 
 
 def role_name(n: int) -> str:
