@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/ingest_throughput.py
 	$(BIN)/python benchmarks/ask_latency.py
 	$(BIN)/python benchmarks/api_load.py --ingest-bundled
+	$(BIN)/python -m benchmarks.sync
 
 clean:
 	rm -rf .blueprints .pytest_cache .mypy_cache .ruff_cache

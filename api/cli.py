@@ -313,18 +313,18 @@ def _print_sync_report(site_url: str, report: SyncReport, *, dry_run: bool) -> N
     from ingest.sync import describe_ids
 
     retried = f", {report.retries} retried" if report.retries else ""
-    err.print(f"{site_url}: {report.fetched} post(s) fetched in {report.pages} page(s){retried}.")
+    err.print(f"{site_url}: fetched {report.fetched} posts in {report.pages} API pages{retried}.")
     if dry_run:
         _print_plan(report, json_output=False)
     else:
         _print_ingest_report(report)
     if report.deleted_upstream:
         what = "would be pruned" if dry_run else "pruned"
-        err.print(f"Gone from the site, {what}: post(s) {describe_ids(report.deleted_upstream)}.")
+        err.print(f"Gone from the site, {what}: posts {describe_ids(report.deleted_upstream)}.")
     for note in report.notes:
         err.print(f"[yellow]![/yellow] {note}")
     if report.cursor:
-        err.print(f"Cursor: posts modified after {report.cursor} (site time) are fetched next.")
+        err.print(f"Cursor {report.cursor} (site time): the next sync asks what changed since.")
 
 
 @app.command()

@@ -304,28 +304,26 @@ def sync_site(
         i: gmt for i, gmt in unparsable.items() if i in listed and i not in fetched.posts
     } | failed
 
-    gone = set(indexed) - listed - fetched.seen_ids
-    protected = set() if options.prune else gone & _outside(state, scope_changed, gone)
-    removed = sorted(gone - protected)
+    removed, kept = _prunable(
+        set(indexed) - listed - fetched.seen_ids, state, scope_changed, prune=options.prune
+    )
     notes = []
-    if protected:
+    if kept:
         notes.append(
-            f"{len(protected)} document(s) of {site.site_url} are outside the filters "
+            f"{len(kept)} document(s) of {site.site_url} are outside the filters "
             f"({scope.describe()}) or gone from the site; they were kept: pass --prune to "
             "remove them"
         )
-
-    hold_back = timedelta(seconds=math.ceil(fetched.seconds)) if fetched.requests > 1 else None
-    cursor = next_cursor(
-        fetched.seen, state.cursor if state else None, hold_back=hold_back or timedelta(0)
-    )
+    # One request is served at one instant; over several, edits may land between them.
+    hold_back = timedelta(seconds=math.ceil(fetched.seconds) if fetched.requests > 1 else 0)
+    cursor = next_cursor(fetched.seen, state.cursor if state else None, hold_back=hold_back)
     new_state = SyncState(
         site_url=site.site_url,
         cursor=cursor,
         scope=scope,
         synced_at=datetime.now(UTC).isoformat(timespec="seconds"),
         unparsable=unparsable,
-        outside=sorted(protected),
+        outside=kept,
     )
     _check(stopping)
     written = ingestor.write(
@@ -432,15 +430,19 @@ def _parse(
     return blueprints, errors, failed
 
 
-def _outside(state: SyncState | None, scope_changed: bool, gone: set[int]) -> set[int]:
-    """Of the posts no longer listed, those a prune needs `--prune` for.
+def _prunable(
+    gone: set[int], state: SyncState | None, scope_changed: bool, *, prune: bool
+) -> tuple[list[int], list[int]]:
+    """Of the indexed posts no longer listed, (those to remove, those kept outside the scope).
 
-    Posts listed under the previous filters but not under new ones may exist still: without
-    `--prune` they stay, and are remembered so that the next sync keeps them too.
+    Under the filters of the last sync, a post no longer listed is gone from the site. Under
+    narrowed filters it may exist still, outside them: without `--prune` it is kept, and
+    remembered (`SyncState.outside`) so that the next sync keeps it too.
     """
-    if scope_changed:
-        return gone
-    return set(state.outside) if state else set()
+    if prune:
+        return sorted(gone), []
+    outside = gone if scope_changed else gone & set(state.outside if state else ())
+    return sorted(gone - outside), sorted(outside)
 
 
 def _indexed_posts(store: ChunkStore, origin: str) -> dict[int, DocumentRecord]:
@@ -574,6 +576,8 @@ class PeriodicSync:
         finally:
             with self._lock:
                 self._status.running = False
+        for problem in [*(e.message for e in report.errors), *report.notes]:
+            log.warning("background sync of %s: %s", self._target.url, problem)
         with self._lock:
             self._status.last_success_at = datetime.now(UTC).isoformat(timespec="seconds")
             self._status.cursor = report.cursor
