@@ -436,11 +436,32 @@ def test_a_synced_full_blueprint_replaces_a_listed_summary_in_answers(
     other = assistant.ask("What KPIs does a Director of Software Engineering own?")
     assert other.coverage is AnswerCoverage.PARTIAL
     assert other.citations and all(c.source.endswith("listing.txt") for c in other.citations)
+    # Pruning the listing's folder never touches what came from a site.
+    pruned = Ingestor(sync.store, embedder, chunk_size=tmp_settings.chunk_size).ingest(
+        [LISTING], prune=True
+    )
+    assert pruned.documents_pruned == 0 and post_id in sync.records()
 
     sre_site.delete_post(post_id)
     assert sync().documents_pruned == 1
     # The post is gone from the site: the role is a summary again.
     assert assistant.ask(KPI_QUESTION).coverage is AnswerCoverage.PARTIAL
+
+
+def test_a_rebuilt_index_keeps_synced_posts_and_the_next_sync_changes_nothing(
+    site: WordPressStub, sync: Syncs
+) -> None:
+    sync()
+    before = sync.records()
+    rebuilt = sync.ingestor.rebuild()  # from the blueprints stored at sync time
+    assert not rebuilt.errors and rebuilt.documents_added == 3
+    after = sync.records()
+    assert {i: (r.url, r.modified) for i, r in after.items()} == {
+        i: (r.url, r.modified) for i, r in before.items()
+    }
+    sync.embedder.embedded = 0
+    report = sync()
+    assert report.documents_unchanged == 3 and sync.embedder.embedded == 0
 
 
 def test_two_posts_with_the_same_title_are_two_documents(
