@@ -9,8 +9,9 @@ One sync of a site (its *origin* is its address; a synced post is `wp:<origin>#<
    otherwise only those modified after the stored cursor, stepped back by a margin. A post
    whose `modified_gmt` is the one the index holds (the margin's overlap, or everything from a
    site that ignores `modified_after`) is not parsed again.
-3. Fetch by id the posts listed but neither indexed nor fetched: a scheduled post going live,
-   one restored from the trash or moved into scope keeps its old `modified`.
+3. Fetch by id the posts listed but neither indexed nor fetched: a scheduled post goes live
+   with the `modified` it was scheduled with, and a post can enter the scope (or the index can
+   lose it) without a newer one.
 4. Parse the posts and write them, removing the documents of posts no longer listed, as one
    generation (`Ingestor.write`); the new cursor is recorded after that commit, never before.
 

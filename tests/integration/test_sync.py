@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -22,7 +23,7 @@ from assistant.models import AnswerCoverage, Chunk, IngestReport, RoleCoverage
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.snapshot import SnapshotReader
-from assistant.store import ChunkStore, open_store
+from assistant.store import ChunkStore, open_client, open_store
 from ingest.chunker import chunk_blueprint
 from ingest.errors import SyncError
 from ingest.parsers import parse_wordpress_post
@@ -346,6 +347,38 @@ def test_a_dry_run_reports_the_plan_and_writes_nothing(site: WordPressStub, sync
     assert report.documents_added == 1 and report.documents_pruned == 1
     assert sync.embedder.embedded == 0 and sync.store.head().generation == generation
     assert sync.state() == state
+
+
+class FailingStore(ChunkStore):
+    """A real store whose chunk writes fail for one document."""
+
+    failing = ""
+
+    def upsert(self, chunks: Sequence[Chunk], *args: Any, **kwargs: Any) -> None:
+        if any(c.doc_id == self.failing for c in chunks):
+            raise RuntimeError("disk full")
+        super().upsert(chunks, *args, **kwargs)
+
+
+def test_a_post_that_could_not_be_written_is_fetched_again_by_the_next_sync(
+    site: WordPressStub, sync: Syncs, tmp_settings: Settings, embedder: Embedder
+) -> None:
+    sync()
+    state = sync.state()
+    edited = site.ids()[1]
+    site.advance(3600)
+    site.edit_post(edited, append=EDIT)
+    failing = FailingStore(open_client(tmp_settings), tmp_settings.collection)
+    failing.failing = sync.doc_id(edited)
+    with WordPressClient(site.site_url) as client:
+        ingestor = Ingestor(failing, embedder, chunk_size=tmp_settings.chunk_size)
+        report = sync_site(client, failing, ingestor)
+    assert report.documents_failed == 1 and "disk full" in report.errors[0].message
+    assert any("cursor was not advanced" in note for note in report.notes)
+    assert sync.state() == state
+    again = sync()
+    assert again.documents_updated == 1 and not again.errors
+    assert again.cursor == site.post(edited)["modified"]
 
 
 # -- interrupted syncs -----------------------------------------------------------------
