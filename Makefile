@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python benchmarks/ask_latency.py
 	$(BIN)/python benchmarks/api_load.py --ingest-bundled
 	$(BIN)/python benchmarks/embedding_speed.py
+	$(BIN)/python -m benchmarks.sync
 
 clean:
 	rm -rf .blueprints .pytest_cache .mypy_cache .ruff_cache

@@ -24,19 +24,32 @@ from api.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
+from assistant.embeddings import load_embedder
 from assistant.errors import EmptyIndexError, QuestionError, StoreUnavailableError
-from assistant.service import Assistant, build_assistant
+from assistant.service import Assistant, build_assistant, open_store
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
     from api.slack import SlackBot
     from api.slack_ledger import DeliveryLedger
+    from assistant.embeddings import Embedder
+    from assistant.store import ChunkStore
+    from ingest.sync import PeriodicSync
 
 _log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """Build the app; its lifespan builds the assistant once unless one is given."""
+def create_app(
+    settings: Settings | None = None,
+    assistant: Assistant | None = None,
+    *,
+    background_sync: PeriodicSync | None = None,
+) -> FastAPI:
+    """Build the app; its lifespan builds the assistant once unless one is given.
+
+    With `BLUEPRINTS_SYNC_INTERVAL_MINUTES`, the lifespan also starts a background sync of
+    the configured site on the assistant's own store and model (or runs `background_sync`).
+    """
     settings = settings or Settings()
     answer_log = AnswerLog(settings.feedback_path)
     ledger = _open_ledger(settings)
@@ -48,8 +61,16 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             if ledger is not None:
                 await stack.enter_async_context(ledger.running())
             if app.state.assistant is None:
-                assistant = app.state.assistant = await run_in_threadpool(build_assistant, settings)
+                store = await run_in_threadpool(open_store, settings)
+                embedder = await run_in_threadpool(load_embedder, settings, allow_export=False)
+                assistant = app.state.assistant = await run_in_threadpool(
+                    build_assistant, settings, store=store, embedder=embedder
+                )
                 app.state.slack = _mount_slack(app, settings, assistant, answer_log, ledger)
+                if app.state.sync is None:
+                    app.state.sync = _background_sync(settings, store, embedder)
+            if app.state.sync is not None:
+                app.state.sync.start()
             _log.info(
                 "API ready: auth %s, %d requests/min per client, answers and feedback in %s",
                 "on" if settings.api_key else "off",
@@ -59,6 +80,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             try:
                 yield
             finally:
+                if app.state.sync is not None:
+                    await run_in_threadpool(app.state.sync.stop)
                 # Before the ledger closes: answers finishing now still settle their claims.
                 if app.state.slack is not None:
                     await app.state.slack.drain()
@@ -74,6 +97,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.answer_log = answer_log
     app.state.assistant = assistant
     app.state.slack = None
+    app.state.sync = background_sync
     if assistant is not None:
         app.state.slack = _mount_slack(app, settings, assistant, answer_log, ledger)
 
@@ -112,6 +136,19 @@ def _document_question_limit(app: FastAPI, max_chars: int) -> None:
     schema = app.openapi()
     question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
     question["maxLength"] = max_chars
+
+
+def _background_sync(
+    settings: Settings, store: ChunkStore, embedder: Embedder
+) -> PeriodicSync | None:
+    if settings.sync_interval_minutes is None:
+        return None
+    from ingest.sync import PeriodicSync  # imported only when on
+
+    _log.info(
+        "background sync of %s every %g min", settings.sync_url, settings.sync_interval_minutes
+    )
+    return PeriodicSync.from_settings(settings, store, embedder)
 
 
 def _open_ledger(settings: Settings) -> DeliveryLedger | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
     from assistant.embeddings import Embedder
     from assistant.store import ChunkStore
-    from ingest.pipeline import Ingestor, ProgressCallback, Stage
+    from ingest.pipeline import Ingestor
+    from ingest.sync import SyncReport
+
+Report = TypeVar("Report", bound=IngestReport)
 
 app = typer.Typer(
     help="Blueprint Assistant: answers questions about role blueprints, with sources.",
@@ -183,12 +186,18 @@ def _ingestor(
 
 
 def _run_with_progress(
-    run: Callable[[ProgressCallback], IngestReport], *, quiet: bool
-) -> IngestReport:
-    """Run an ingest with rich progress bars on a terminal (none when quiet or piped)."""
+    run: Callable[[Callable[[str, int, int], None]], Report], *, quiet: bool
+) -> Report:
+    """Run an ingest or a sync with rich progress bars on a terminal (none when quiet or piped)."""
     if quiet or not err.is_terminal:
         return run(lambda stage, done, total: None)
-    labels = {"parse": "Parsing", "embed": "Embedding", "write": "Writing"}
+    labels = {
+        "list": "Listing posts",
+        "fetch": "Fetching posts",
+        "parse": "Parsing",
+        "embed": "Embedding",
+        "write": "Writing",
+    }
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -198,7 +207,7 @@ def _run_with_progress(
     ) as progress:
         tasks: dict[str, TaskID] = {}
 
-        def advance(stage: Stage, done: int, total: int) -> None:
+        def advance(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
                 tasks[stage] = progress.add_task(labels[stage], total=total)
             progress.update(tasks[stage], completed=done, total=total)
@@ -254,6 +263,92 @@ def setup_model(
         f"(against the torch model: max |difference| {done.check.max_abs_diff:.1e}, "
         f"lowest cosine {done.check.min_cosine:.6f})."
     )
+
+
+@app.command()
+def sync(
+    site_url: Annotated[
+        str | None,
+        typer.Argument(
+            help="The WordPress site's address, e.g. https://example.com/blog "
+            "(default: BLUEPRINTS_SYNC_URL).",
+            show_default=False,
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", help="Only posts WordPress's search finds.")
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="Only posts in this category (id or slug); repeatable."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Fetch and parse every post, whatever changed.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what would be added, updated and pruned; write nothing."
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Also remove documents left outside narrowed --search/--category."
+        ),
+    ] = False,
+) -> None:
+    """Pull every blueprint from a WordPress site, then only what changed, into the index.
+
+    Posts deleted from the site (or unpublished) are removed from the index as well.
+    """
+    from assistant.service import load_embedder, open_store
+    from ingest.sync import sync_site, sync_target
+    from ingest.wordpress import WordPressClient
+
+    settings = _settings()
+    try:
+        target = sync_target(settings, site_url, search, category or [])
+        store = open_store(settings)
+        ingestor = _ingestor(settings, store, load_embedder(settings), quiet=json_output)
+        options = target.options(full=full, dry_run=dry_run, prune=prune)
+        with WordPressClient(target.url) as site:
+            report = _run_with_progress(
+                lambda on_progress: sync_site(
+                    site, store, ingestor, options, on_progress=on_progress
+                ),
+                quiet=json_output,
+            )
+    except BlueprintsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        data = report.model_dump(mode="json")
+        if dry_run:
+            data["plan"] = (report.plan or IngestPlan()).model_dump()
+        out.print_json(json.dumps(data))
+    else:
+        _print_sync_report(target.url, report, dry_run=dry_run)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _print_sync_report(site_url: str, report: SyncReport, *, dry_run: bool) -> None:
+    from ingest.sync import describe_ids
+
+    retried = f", {report.retries} retried" if report.retries else ""
+    err.print(f"{site_url}: fetched {report.fetched} posts in {report.pages} API pages{retried}.")
+    if dry_run:
+        _print_plan(report, json_output=False)
+    else:
+        _print_ingest_report(report)
+    if report.deleted_upstream:
+        what = "would be pruned" if dry_run else "pruned"
+        err.print(f"Gone from the site, {what}: posts {describe_ids(report.deleted_upstream)}.")
+    for note in report.notes:
+        err.print(f"[yellow]![/yellow] {note}")
+    if report.cursor:
+        err.print(f"Cursor {report.cursor} (site time): the next sync asks what changed since.")
 
 
 @app.command()

@@ -21,6 +21,7 @@ from api.middleware import request_id_var
 from assistant.errors import BlueprintsError, EmptyIndexError, QuestionError
 from assistant.models import Answer, RoleDetail, RoleInfo, StreamEvent, Turn
 from assistant.service import Assistant
+from ingest.sync import SyncStatus
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The chat page loads nothing but its own files, which keeps injected markup inert.
@@ -101,6 +102,8 @@ class Readiness(BaseModel):
     chunks: int = 0
     roles: int = 0
     detail: str | None = None
+    sync: SyncStatus | None = None
+    """The background sync (`BLUEPRINTS_SYNC_INTERVAL_MINUTES`): last success and cursor."""
 
 
 def _check_length(question: str, limit: int) -> None:
@@ -278,6 +281,8 @@ async def readyz(request: Request, response: Response) -> Readiness:
                 readiness.detail = "the index is empty: run `blueprints ingest`"
         except BlueprintsError as exc:
             readiness.detail = str(exc)
+    if request.app.state.sync is not None:
+        readiness.sync = request.app.state.sync.status()
     if readiness.status != "ready":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return readiness

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LLM_PROVIDERS = ("openai", "ollama", "anthropic")
@@ -71,6 +72,16 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     log_format: Literal["json", "text"] = "json"
 
+    # Sync from a WordPress site (`blueprints sync`, and `serve` in the background)
+    sync_url: str | None = None
+    sync_search: str | None = None
+    sync_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Category ids or slugs, comma-separated"
+    )
+    sync_interval_minutes: float | None = Field(
+        default=None, gt=0, description="`serve` syncs the site this often (off when unset)"
+    )
+
     # Slack (the variable names Slack's own docs use, with or without our prefix)
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "BLUEPRINTS_SLACK_BOT_TOKEN")
@@ -102,6 +113,43 @@ class Settings(BaseSettings):
             )
             raise ValueError(msg)
         return value
+
+    @field_validator("sync_url", "sync_search", "sync_interval_minutes", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator("sync_url")
+    @classmethod
+    def _check_sync_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            msg = (
+                f"BLUEPRINTS_SYNC_URL={value!r} is not a site address; give the WordPress "
+                "site's full URL, e.g. https://example.com/blog"
+            )
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    @field_validator("sync_categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        # Comma-separated, as people write them in a .env file (`leadership,24486`).
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_sync_interval(self) -> Settings:
+        if self.sync_interval_minutes is not None and self.sync_url is None:
+            msg = (
+                "BLUEPRINTS_SYNC_INTERVAL_MINUTES needs BLUEPRINTS_SYNC_URL: set the site to "
+                "sync, or unset the interval"
+            )
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _check_slack_pair(self) -> Settings:

@@ -117,8 +117,9 @@ class SnapshotReader:
         previous = self._snapshot
         if previous is not None and previous.generation == head.generation:
             return previous
-        if previous is not None:
-            # Another process may have written: an embedded client must reopen to see it.
+        if previous is not None and head.generation != self._store.written:
+            # Another process wrote: an embedded client must reopen to see it. (A write
+            # through this very store, as the background sync makes, is seen already.)
             self._store.reopen()
             head = self._store.head()
         if head.collection and head.collection != self._store.collection:

@@ -134,6 +134,8 @@ class ChunkStore:
         self._client = client
         self._reopen = reopen
         self._guard = _ClientGuard()
+        # The last generation committed through this store: its client has seen it already.
+        self.written = -1
         self.manifest = IndexManifest(client, f"{collection}-manifest")
         self._chunks: Collection
         self._items: Collection
@@ -186,6 +188,12 @@ class ChunkStore:
         """The manifest's committed head."""
         with self._guard.using():
             return self.manifest.head()
+
+    def write_head(self, head: Head) -> None:
+        """Commit a head, and remember that this store's client wrote that generation."""
+        with self._guard.using():
+            self.manifest.write_head(head)
+            self.written = head.generation
 
     def drop(self, physical: str) -> None:
         """Delete a physical chunk collection and its items (after a rebuild replaced it)."""

@@ -44,7 +44,7 @@ SCHEMA_VERSION = f"chunks-{CHUNKER_VERSION}.items-{ITEMS_VERSION}"
 # Embedded once per write to stamp the index with its embedder (and to detect a change).
 PROBE_TEXT = "A probe sentence that fingerprints the embedding model of this index."
 # A test-only hook: `BLUEPRINTS_PAUSE_AT=<step>` stops the process at that write step, so a
-# fault-injection test can kill it there (see tests/integration/test_crash_safety.py).
+# fault-injection test can kill it there (tests/integration/test_data_safety.py, test_sync.py).
 PAUSE_ENV = "BLUEPRINTS_PAUSE_AT"
 _EMBED_BATCH = 256
 
@@ -143,7 +143,8 @@ def read_sources(paths: Sequence[Path], progress: ProgressCallback | None = None
             errors.append(IngestError(source=source, message=str(exc)))
             tick("parse", done, len(files))
             continue
-        # A broken post of a list: the file's other posts are still read.
+        # A partly readable source (a list of posts with a broken one) is incomplete: its
+        # problems are errors, so a prune is refused rather than dropping the broken post.
         errors.extend(IngestError(source=source, message=str(p)) for p in parsed.problems)
         for blueprint in parsed.blueprints:
             blueprint = blueprint.model_copy(update={"source": source})
@@ -246,7 +247,8 @@ class Ingestor:
     ) -> IngestReport:
         """Write documents and remove others, as one generation (the primitive under sync).
 
-        `cursor` (origin, data) is recorded once the generation is committed.
+        `cursor` (origin, data) is recorded once the generation is committed, and only when
+        every document was written: a cursor past a document that failed would skip it.
         """
         started = time.perf_counter()
         with self._locked():
@@ -256,7 +258,7 @@ class Ingestor:
                 head, committed, blueprints, remove, dry_run=dry_run, progress=on_progress
             )
             report.documents_failed = len(report.errors)
-            if cursor is not None and not dry_run:
+            if cursor is not None and not dry_run and not report.errors:
                 self._store.manifest.write_cursor(*cursor)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -355,15 +357,15 @@ class Ingestor:
 
         self._embed(changed, tick)
         generation = head.generation + 1
-        self._store.manifest.write_head(head.model_copy(update={"dirty": True}))
-        _pause("after-embed")
+        self._store.write_head(head.model_copy(update={"dirty": True}))
+        pause("after-embed")
         written: list[_Plan] = []
         for done, plan in enumerate(changed, start=1):
             if self._write_chunks(plan, report):
                 written.append(plan)
             tick("write", done, len(changed))
         changed = written
-        _pause("after-upsert")
+        pause("after-upsert")
         records = [_record(p, generation) for p in changed]
         records += [committed[doc_id].tombstone(generation) for doc_id in removed]
         self._store.manifest.write_documents(records, head.generation)
@@ -371,7 +373,7 @@ class Ingestor:
         self._store.manifest.write_change(
             Change(generation, tuple(p.blueprint.doc_id for p in changed), tuple(removed))
         )
-        self._store.manifest.write_head(
+        self._store.write_head(
             head.model_copy(
                 update={
                     "generation": generation,
@@ -381,11 +383,11 @@ class Ingestor:
                 }
             )
         )
-        _pause("before-delete")
+        pause("before-delete")
         current = {r.doc_id: r for r in records if not r.deleted}
         report.chunks_deleted = self._sweep(current, committed, stored, removed, full=head.dirty)
         self._store.manifest.forget_documents(removed)
-        self._store.manifest.write_head(self._store.head().model_copy(update={"dirty": False}))
+        self._store.write_head(self._store.head().model_copy(update={"dirty": False}))
         report.documents_added = sum(p.record is None for p in changed)
         report.documents_updated = len(changed) - report.documents_added
         report.documents_pruned = len(removed)
@@ -500,7 +502,7 @@ class Ingestor:
             building.upsert(plan.new_chunks, plan.embeddings, plan.item_vectors)
             report.chunks_written += len(plan.new_chunks)
             tick("write", done, len(plans))
-        _pause("rebuild-before-switch")
+        pause("rebuild-before-switch")
         records = [_record(p, generation) for p in plans]
         gone = sorted(set(previous) - {r.doc_id for r in records})
         records += [previous[d].tombstone(generation) for d in gone]
@@ -509,7 +511,7 @@ class Ingestor:
         self._store.manifest.write_change(
             Change(generation, tuple(p.blueprint.doc_id for p in plans), tuple(gone))
         )
-        self._store.manifest.write_head(
+        self._store.write_head(
             Head(generation=generation, collection=target, stamp=self.stamp())
         )
         old = self._store.collection
@@ -607,7 +609,7 @@ def _newer(candidate: Blueprint, current: Blueprint) -> bool:
     return True
 
 
-def _pause(step: str) -> None:
+def pause(step: str) -> None:
     """Stop here when a fault-injection test asked to (see `PAUSE_ENV`)."""
     if os.environ.get(PAUSE_ENV) == step:
         log.warning("paused at %s (%s)", step, PAUSE_ENV)

@@ -190,6 +190,8 @@ class WordPressClient:
         self._robots: RobotsRules | None = None
         self.retries = 0
         """Retried attempts so far, for the sync's report."""
+        self.pages = 0
+        """Pages of collections (posts, categories) read so far, for the sync's report."""
 
     def close(self) -> None:
         """Close the HTTP client if this object built it."""
@@ -381,6 +383,7 @@ class WordPressClient:
                 if past_last_page_ends and number > 1:
                     return  # posts were removed since the last page count
                 raise
+            self.pages += 1
             where = str(response.request.url)
             if not isinstance(payload, list):
                 msg = f"expected a JSON list, got {_kind(payload)}; is this a WordPress site?"

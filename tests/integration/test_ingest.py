@@ -17,28 +17,13 @@ from assistant.settings import Settings
 from assistant.store import ChunkStore, open_client, open_store
 from ingest.pipeline import Ingestor
 from tests.conftest import BUNDLED_CORPUS, catalogue
+from tests.support.embedders import CountingEmbedder
 
 pytestmark = pytest.mark.integration
 
 WORDPRESS = BUNDLED_CORPUS / "vp-of-data-and-ai.wordpress.json"
 LISTING = BUNDLED_CORPUS / "engineering-leadership-roles.listing.txt"
 POSTS_LIST = Path(__file__).resolve().parents[1] / "fixtures" / "posts-list.wordpress.json"
-
-
-class CountingEmbedder:
-    """The real embedder, counting the texts it is asked to embed."""
-
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
-        self.inner = inner
-        self.embedded = 0
-        self.name = inner.name
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.embedded += len(texts)
-        return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.inner.embed_query(text)
 
 
 @pytest.fixture

@@ -164,14 +164,16 @@ class Request:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str] = field(default_factory=dict)
+    base: str = BASE_PATH
+    """Where WordPress is installed on the host (`/blog`, or `` at the root)."""
 
     @property
     def route(self) -> str | None:
         """The REST route asked for (`/wp/v2/posts`) whichever URL form was used, else None."""
-        rest_prefix = f"{BASE_PATH}/wp-json"
+        rest_prefix = f"{self.base}/wp-json"
         if self.path == rest_prefix or self.path.startswith(rest_prefix + "/"):
             return self.path[len(rest_prefix) :].rstrip("/") or "/"
-        if self.path.rstrip("/") == BASE_PATH and "rest_route" in self.query:
+        if self.path.rstrip("/") == self.base and "rest_route" in self.query:
             return self.query["rest_route"][0].rstrip("/") or "/"
         return None
 
@@ -206,10 +208,24 @@ class _ApiError(Exception):
 
 
 class WordPressStub:
-    """A WordPress site under `http://127.0.0.1:<port>/blog`, served from a thread."""
+    """A WordPress site under `http://127.0.0.1:<port>/blog` (or `base_path`), from a thread."""
 
-    def __init__(self, *, generated: int = 6, bundled: bool = True) -> None:
-        """Build the corpus: the bundled post (if `bundled`) and `generated` posts like it."""
+    def __init__(
+        self,
+        *,
+        generated: int = 6,
+        bundled: bool = True,
+        sections: Iterable[int] | None = None,
+        base_path: str = BASE_PATH,
+    ) -> None:
+        """Build the corpus: the bundled post (if `bundled`) and `generated` posts like it.
+
+        `sections` keeps only those numbered sections (`1) Role Summary`…) in generated
+        posts: the bundled post's 20 sections embed in tens of seconds, a test needs a few.
+        `base_path` is where WordPress is installed (`""`: at the root of the host).
+        """
+        self._sections = frozenset(sections) if sections is not None else None
+        self.base_path = base_path.rstrip("/")
         self.pretty_permalinks = True
         self.old_wordpress = False
         self.security_plugin = False
@@ -251,7 +267,7 @@ class WordPressStub:
     @property
     def site_url(self) -> str:
         """The site's address (WordPress Address), what a user gives `blueprints sync`."""
-        return self.origin + BASE_PATH
+        return self.origin + self.base_path
 
     def start(self) -> WordPressStub:
         self._thread.start()
@@ -286,11 +302,21 @@ class WordPressStub:
         with self._lock:
             self.now += timedelta(seconds=seconds)
 
-    def add_post(self, title: str, *, categories: Iterable[int] | None = None) -> int:
-        """Publish a new blueprint for role `title` now; returns its id (ids only grow)."""
+    def add_post(
+        self,
+        title: str,
+        *,
+        categories: Iterable[int] | None = None,
+        status: Literal["publish", "future"] = "publish",
+    ) -> int:
+        """Publish (or schedule) a new blueprint for role `title` now; returns its id.
+
+        Ids only grow. A scheduled post (`future`) is invisible until `publish`.
+        """
         with self._lock:
             post = self._generated_post(self._next_id, title, self._next_id)
             post.date_gmt = post.modified_gmt = self.now
+            post.status = status
             if categories is not None:
                 post.categories = list(categories)
             self._posts[post.id] = post
@@ -316,6 +342,11 @@ class WordPressStub:
                 post.categories = list(categories)
             post.modified_gmt = self.now
 
+    def publish(self, post_id: int) -> None:
+        """A scheduled post goes live, as WP-Cron publishes it: its `modified` does not move."""
+        with self._lock:
+            self._posts[post_id].status = "publish"
+
     def delete_post(self, post_id: int, *, status: Literal["trash", "draft"] = "trash") -> None:
         """Trash (or unpublish) a post: anonymous requests stop seeing it."""
         with self._lock:
@@ -325,7 +356,7 @@ class WordPressStub:
 
     def disallow_rest_in_robots(self) -> None:
         """What some site owners add to robots.txt to keep crawlers off the REST API."""
-        self.robots_txt = DEFAULT_ROBOTS + "Disallow: /blog/wp-json/\n"
+        self.robots_txt = DEFAULT_ROBOTS + f"Disallow: {self.base_path}/wp-json/\n"
 
     # -- faults and hooks --------------------------------------------------------------------
 
@@ -379,7 +410,7 @@ class WordPressStub:
             route = request.route
             if route is None:
                 return _html(404, "Page not found")
-            via_path = request.path.startswith(f"{BASE_PATH}/wp-json")
+            via_path = request.path.startswith(f"{self.base_path}/wp-json")
             if via_path and not self.pretty_permalinks:
                 # Without rewrite rules, the web server has no idea what /wp-json is.
                 return _html(404, "Not Found")
@@ -581,7 +612,8 @@ class WordPressStub:
         """A blueprint with the bundled post's HTML structure, for another role."""
         template = self._template
         size = SIZES[n % len(SIZES)]
-        content = template["content"]["rendered"].replace(BUNDLED_ROLE, title)
+        content = _keep_sections(template["content"]["rendered"], self._sections)
+        content = content.replace(BUNDLED_ROLE, title)
         # A sentence of its own, so no two generated posts share a content hash.
         marker = "</p>"
         cut = content.index(marker) + len(marker)
@@ -603,6 +635,19 @@ class WordPressStub:
             date_gmt=modified - timedelta(days=3),
             modified_gmt=modified,
         )
+
+
+def _keep_sections(content: str, numbers: frozenset[int] | None) -> str:
+    """The post's HTML with only the `<h2>` sections numbered in `numbers` (all when None)."""
+    if numbers is None:
+        return content
+    parts = re.split(r"(?=<h2\b)", content)
+    kept = [parts[0]]
+    for part in parts[1:]:
+        heading = re.match(r"<h2[^>]*>\s*(\d+)\)", part)
+        if heading and int(heading[1]) in numbers:
+            kept.append(part)
+    return "".join(kept)
 
 
 def role_name(n: int) -> str:
@@ -850,6 +895,7 @@ class _Handler(BaseHTTPRequestHandler):
             path=parts.path,
             query=parse_qs(parts.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
+            base=stub.base_path,
         )
         fault = stub._record(request)
         if fault is not None and fault.kind == "reset":
