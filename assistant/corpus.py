@@ -60,7 +60,7 @@ class DocumentIndex:
         matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dimension))
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-        item_keys = [frozenset(keys(i.flat)) for i in items]
+        item_keys = [frozenset(keys(i.content)) for i in items]
         head_keys = [frozenset(keys(i.head)) for i in items]
         heading_keys = [frozenset(keys(f"{i.chunk.section} {i.chunk.subsection}")) for i in items]
         frequency: Counter[str] = Counter()

@@ -17,6 +17,7 @@ from assistant.text import sentences
 # Bumped when items are cut or embedded differently: stored item vectors must match the items.
 ITEMS_VERSION = "2"
 _CHILD = "  - "
+_HEAD_WORDS = 6
 
 ItemKind = Literal["bullet", "row", "sentence"]
 
@@ -44,17 +45,31 @@ class Item:
     def head(self) -> str:
         """What the item is about.
 
-        A row's first cell; a label before a colon ("Reports to: the VP…"); else its line.
+        A row's first cell; a label before a colon ("Reports to: the VP…"); else its first
+        words (what a sentence or a bullet is about comes first).
         """
         if self.kind == "row":
             return self.text.split(" | ", 1)[0].partition(": ")[2] or self.text
         label, colon, rest = self.text.partition(": ")
-        return label if colon and rest and len(label) <= 60 else self.text
+        if colon and rest and len(label) <= 60:
+            return label
+        return " ".join(self.text.split()[:_HEAD_WORDS])
 
     @property
     def flat(self) -> str:
         """The item's text on one line, sub-bullets included."""
         return " ".join([self.text, *self.children])
+
+    @property
+    def content(self) -> str:
+        """The item's words that can answer a question.
+
+        A row's are its cell values, without the column names every row of its table repeats.
+        """
+        if self.kind != "row":
+            return self.flat
+        cells = [part.partition(": ") for part in self.text.split(" | ")]
+        return " ".join(value if sep else name for name, sep, value in cells)
 
 
 def chunk_items(chunk: Chunk) -> list[Item]:

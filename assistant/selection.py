@@ -206,10 +206,9 @@ def _cue_items(
     if not telling:
         return []
     hits = [s for s in region if telling <= index.item_keys[s.position]]
-    named = [s for s in hits if telling <= index.head_keys[s.position]]
-    hits = named or hits
     if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
-        return []
+        return []  # none, or so many that the words are the section's own
+    hits = [s for s in hits if telling <= index.head_keys[s.position]] or hits
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
 
 

@@ -31,7 +31,7 @@ from assistant.extractive import (
     covered_sections,
     partial_answer,
 )
-from assistant.items import Item
+from assistant.items import Item, chunk_items
 from assistant.manifest import StaleReadError
 from assistant.models import (
     Answer,
@@ -457,23 +457,27 @@ class Assistant:
         else:
             total = len(snapshot.catalogue)
             title = f"{len(roles)} of the {total} roles in the knowledge base match:"
-        summaries: dict[str, Item] = {}
-        for role in roles:
-            summary = self._summary_item(snapshot, role)
-            if summary is not None:
-                summaries[role.id] = summary
+        summaries = self._summary_items(snapshot, roles)
+        prepared.retrieved = [Passage(chunk=i.chunk, score=1.0) for i in summaries.values()]
         prepared.draft = catalogue_answer(title, roles, summaries)
         return prepared
 
-    def _summary_item(self, snapshot: IndexSnapshot, role: RoleInfo) -> Item | None:
-        """The first item of the role's summary, to cite a catalogue entry to."""
-        for doc_id, record in snapshot.records.items():
-            if record.role_id == role.id and record.coverage is RoleCoverage.SUMMARY:
-                index = self._reader.document(snapshot, doc_id)
-                return index.items[0] if index.items else None
-        index = self._reader.document(snapshot, snapshot.serving[role.id][0])
-        summary = [i for i in index.items if i.chunk.section_key == "summary"] or index.items
-        return summary[0] if summary else None
+    def _summary_items(self, snapshot: IndexSnapshot, roles: list[RoleInfo]) -> dict[str, Item]:
+        """Each role's first summary item, to cite its catalogue entry to (one store read)."""
+        first: dict[str, str] = {}
+        for record in snapshot.records.values():
+            if record.role_id in first and record.coverage is not RoleCoverage.SUMMARY:
+                continue
+            if record.chunk_ids:
+                first[record.role_id] = record.chunk_ids[0]
+        wanted = [first[r.id] for r in roles if r.id in first]
+        found: dict[str, Item] = {}
+        for chunk in self._store.chunks(wanted):
+            owner = snapshot.records.get(chunk.doc_id)
+            items = chunk_items(chunk)
+            if owner is not None and items:
+                found[owner.role_id] = items[0]
+        return found
 
     # -- composition ---------------------------------------------------------------------
 

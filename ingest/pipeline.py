@@ -511,9 +511,7 @@ class Ingestor:
         self._store.manifest.write_change(
             Change(generation, tuple(p.blueprint.doc_id for p in plans), tuple(gone))
         )
-        self._store.write_head(
-            Head(generation=generation, collection=target, stamp=self.stamp())
-        )
+        self._store.write_head(Head(generation=generation, collection=target, stamp=self.stamp()))
         old = self._store.collection
         self._store.use(target)
         self._store.manifest.forget_documents(gone)
