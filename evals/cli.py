@@ -20,7 +20,6 @@ from evals.report import (
     render,
     save_baseline,
 )
-from evals.runner import run_eval
 
 
 def eval_command(
@@ -69,6 +68,8 @@ def eval_command(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         err.print(f"[red]Configuration error:[/red] {problems}")
         raise typer.Exit(2) from exc
+    from evals.runner import run_eval  # Chroma, the model and the baseline: only when run
+
     try:
         with err.status("Running the gold set…"):
             result = run_eval(
