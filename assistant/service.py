@@ -572,10 +572,14 @@ def build_assistant(
 
     A caller that already holds the store or the loaded model passes it in.
     """
-    from assistant.llm import LLMAnswerer, build_chat_model
-
     store = store or open_store(settings)
     embedder = embedder or embeddings.load_embedder(settings, allow_export=False)
+    if settings.llm_provider is None:
+        # LangChain's chat-model machinery takes a third of a second to import: not for
+        # the extractive answerer.
+        return Assistant(settings, store, embedder)
+    from assistant.llm import LLMAnswerer, build_chat_model
+
     chat_model = build_chat_model(settings)
     answerer = LLMAnswerer(chat_model, settings) if chat_model is not None else None
     return Assistant(settings, store, embedder, answerer, chat_model)

@@ -26,6 +26,9 @@ _QUOTES = {ord("‘"): "'", ord("’"): "'", ord("“"): '"', ord("”"): '"'}
 
 def fold(text: str) -> str:
     """Lower case, unicode dashes and quotes made plain, `&` spelled out, accents dropped."""
+    if text.isascii():
+        # Nothing to normalise: the same result, a tenth of the time (most text is ASCII).
+        return text.replace("&", " and ").lower()
     text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
     text = text.replace("&", " and ")
     decomposed = unicodedata.normalize("NFKD", text)

@@ -35,6 +35,8 @@ from assistant.models import (
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
 
+    from assistant.embeddings import Embedder
+
 NAIVE_COLLECTION = "naive-baseline"
 
 
@@ -88,6 +90,25 @@ def _owner(spans: Sequence[SectionSpan], start: int, end: int) -> SectionSpan | 
     return best
 
 
+class LangChainEmbeddings(Embeddings):
+    """One of our embedders as LangChain's `Embeddings`, for LangChain's Chroma wrapper.
+
+    Ours do not subclass it: importing `Embeddings` pulls in LangChain's runnables, a third
+    of a second of every cold `blueprints ask`.
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages with the wrapped embedder."""
+        return self.embedder.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one question with the wrapped embedder."""
+        return self.embedder.embed_query(text)
+
+
 class NaiveBaseline:
     """Fixed-size chunks, top-k similarity, the passages themselves as the answer."""
 
@@ -96,7 +117,7 @@ class NaiveBaseline:
     def __init__(
         self,
         client: ClientAPI,
-        embedder: Embeddings,
+        embedder: Embedder,
         *,
         collection: str = NAIVE_COLLECTION,
         chunk_size: int = 1000,
@@ -109,7 +130,7 @@ class NaiveBaseline:
         self._store = Chroma(
             client=client,
             collection_name=collection,
-            embedding_function=embedder,
+            embedding_function=LangChainEmbeddings(embedder),
             collection_metadata={"hnsw:space": "cosine"},
         )
         self._splitter = RecursiveCharacterTextSplitter(
