@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 
 from assistant.models import RoleInfo
 from assistant.text import STOPWORDS, edit_distance, fold, stem, tokens
@@ -56,7 +56,13 @@ def _canonical(text: str) -> list[_Token]:
 
 def role_tokens(text: str) -> list[str]:
     """Canonical tokens of a role title or a question, for matching one against the other."""
-    return [token.text for token in _canonical(text)]
+    return list(_role_tokens(text))
+
+
+@lru_cache(maxsize=65536)
+def _role_tokens(text: str) -> tuple[str, ...]:
+    # Kept: every snapshot of the index reads the tokens of every title again.
+    return tuple(token.text for token in _canonical(text))
 
 
 @cache
@@ -94,12 +100,26 @@ class Resolution:
 
 
 class RoleResolver:
-    """Finds the catalogue's roles in free text."""
+    """Finds the catalogue's roles in free text.
+
+    Titles are indexed by their tokens, so a question is compared only with the titles all of
+    whose tokens it holds (the others cannot match), and a phrase only with the titles that
+    share a token with it: a catalogue of a thousand roles costs what a few dozen would.
+    """
 
     def __init__(self, catalogue: list[RoleInfo]) -> None:
         self._roles = catalogue
         self._titles = [(role, role_tokens(role.role)) for role in catalogue]
         self._vocabulary = {t for _, title in self._titles for t in title}
+        # token -> the positions of the titles that have it, in catalogue order.
+        self._postings: dict[str, list[int]] = {}
+        for position, (_, title) in enumerate(self._titles):
+            for token in dict.fromkeys(title):
+                self._postings.setdefault(token, []).append(position)
+        self._by_name: dict[str, RoleInfo] = {}
+        for role in catalogue:
+            self._by_name.setdefault(role.id, role)
+            self._by_name.setdefault(role.role, role)
 
     def resolve(self, text: str) -> Resolution:
         """Roles named in `text` (most specific match wins), or the unknown role it names."""
@@ -113,7 +133,7 @@ class RoleResolver:
         literal = fold(text)
         matches = [
             replace(m, words=(located[m.start].start, located[m.end - 1].end))
-            for role, title in self._titles
+            for role, title in self._within(question)
             # Naming the title exactly beats reaching it through an alias.
             if (m := self._match(role, title, question, fold(role.role) in literal))
         ]
@@ -133,7 +153,7 @@ class RoleResolver:
         unknown, span = found
         # A shortened title ("the VP", "Head of Data") that only one role can mean is that role.
         wanted = set(role_tokens(unknown))
-        covering = [role for role, title in self._titles if wanted and wanted <= set(title)]
+        covering = [role for role, title in self._sharing(wanted) if wanted <= set(title)]
         if len(covering) == 1:
             return Resolution(covering, [], [], [span])
         return Resolution([], [unknown], self.suggest(unknown), [span])
@@ -142,7 +162,7 @@ class RoleResolver:
         """The catalogue's roles closest to a phrase that names none of them."""
         wanted = set(role_tokens(phrase))
         scored = []
-        for role, title in self._titles:
+        for role, title in self._sharing(wanted):
             shared = wanted & set(title)
             if shared:
                 # Shared specific words (data, cloud, sre) count more than a shared rank word.
@@ -153,11 +173,27 @@ class RoleResolver:
 
     def find(self, name: str) -> RoleInfo | None:
         """A role by id or by (aliased) title, for an explicit `--role`."""
-        for role in self._roles:
-            if name in {role.id, role.role}:
-                return role
+        if name in self._by_name:
+            return self._by_name[name]
         resolution = self.resolve(name)
         return resolution.roles[0] if len(resolution.roles) == 1 else None
+
+    def _within(self, question: list[str]) -> list[tuple[RoleInfo, list[str]]]:
+        """The titles all of whose tokens the question holds, in catalogue order."""
+        held: dict[int, int] = {}
+        for token in set(question):
+            for position in self._postings.get(token, ()):
+                held[position] = held.get(position, 0) + 1
+        return [
+            self._titles[p]
+            for p in sorted(held)
+            if held[p] == len(set(self._titles[p][1]))
+        ]
+
+    def _sharing(self, tokens: set[str]) -> list[tuple[RoleInfo, list[str]]]:
+        """The titles that have at least one of `tokens`, in catalogue order."""
+        positions = {p for token in tokens for p in self._postings.get(token, ())}
+        return [self._titles[p] for p in sorted(positions)]
 
     def _correct(self, token: str) -> str:
         """A small typo fixed against the titles' words (`enginering` -> `engineering`)."""
