@@ -1,9 +1,13 @@
 """The chunk store: chunks, their item vectors and the manifest, in Chroma.
 
-One index is three collections: the chunks (text, metadata and the chunk's vector), the vectors
-of each chunk's items (a bullet, a table row, a sentence), and the manifest (see
-`assistant.manifest`). The chunk and item collections are named by the manifest's head, so a
-rebuild can write a new pair and switch to it in one commit. The client is built once and
+One index is four collections: the chunks (text, metadata and the chunk's vector), the vectors
+of each chunk's items (a bullet, a table row, a sentence), the documents' packs, and the
+manifest (see `assistant.manifest`). A pack holds one version of one document whole, its
+chunks and item vectors in one record, keyed by the document and its hash: Chroma spends about
+40 µs per record it returns, so reading a document of 110 chunks from its pack takes 2 ms
+instead of 16 (its chunks and items one by one, as a store without packs is still read). The
+chunk, item and pack collections are named by the manifest's head, so a rebuild can write a
+new set and switch to it in one commit. The client is built once and
 injected; an embedded client is reopened when another process commits a generation, because
 Chroma's embedded vector index does not see other processes' writes.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from threading import Condition
@@ -22,6 +26,7 @@ from urllib.parse import urlparse
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
+from pydantic import BaseModel
 
 from assistant.errors import StoreUnavailableError
 from assistant.manifest import Head, IndexManifest
@@ -139,6 +144,7 @@ class ChunkStore:
         self.manifest = IndexManifest(client, f"{collection}-manifest")
         self._chunks: Collection
         self._items: Collection
+        self._packs: Collection
         self._physical = ""
         self._switch(physical or self.manifest.head().collection or collection)
 
@@ -158,6 +164,9 @@ class ChunkStore:
         )
         self._items = self._client.get_or_create_collection(
             name=f"{physical}-items", embedding_function=None
+        )
+        self._packs = self._client.get_or_create_collection(
+            name=f"{physical}-docs", embedding_function=None
         )
         self._physical = physical
 
@@ -197,7 +206,7 @@ class ChunkStore:
 
     def drop(self, physical: str) -> None:
         """Delete a physical chunk collection and its items (after a rebuild replaced it)."""
-        for name in (physical, f"{physical}-items"):
+        for name in (physical, f"{physical}-items", f"{physical}-docs"):
             try:
                 self._client.delete_collection(name)
             except Exception:  # already gone: a crash after a switch left nothing to drop
@@ -303,6 +312,58 @@ class ChunkStore:
                     found[chunk_id] = decode_vectors(body)
         return found
 
+    # -- document packs ------------------------------------------------------------------
+
+    def write_pack(
+        self,
+        doc_id: str,
+        doc_hash: str,
+        chunks: Sequence[Chunk],
+        item_vectors: Mapping[str, np.ndarray],
+    ) -> None:
+        """Keep one version of a document whole: its chunks and their item vectors."""
+        pack = _Pack(
+            chunks=list(chunks),
+            items={
+                c.id: encode_vectors(item_vectors[c.id]) for c in chunks if c.id in item_vectors
+            },
+        )
+        with self._guard.using():
+            self._packs.upsert(
+                ids=[pack_id(doc_id, doc_hash)],
+                documents=[pack.model_dump_json()],
+                metadatas=[{"doc_id": doc_id}],
+                embeddings=[_NO_VECTOR],  # type: ignore[arg-type]
+            )
+
+    def pack(self, doc_id: str, doc_hash: str) -> tuple[list[Chunk], dict[str, np.ndarray]] | None:
+        """A document version's chunks and item vectors, if its pack is stored."""
+        with self._guard.using():
+            found = self._packs.get(ids=[pack_id(doc_id, doc_hash)], include=["documents"])
+        documents = found["documents"] or []
+        if not documents or not documents[0]:
+            return None
+        pack = _Pack.model_validate_json(documents[0])
+        return pack.chunks, {i: decode_vectors(body) for i, body in pack.items.items() if body}
+
+    def pack_ids(self) -> set[str]:
+        """The ids of every stored pack."""
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            with self._guard.using():
+                page = self._packs.get(include=[], limit=_PAGE, offset=offset)
+            ids.update(page["ids"])
+            if len(page["ids"]) < _PAGE:
+                return ids
+            offset += _PAGE
+
+    def delete_packs(self, ids: Sequence[str]) -> None:
+        """Remove packs by id (see `pack_id`)."""
+        for start in range(0, len(ids), _PAGE):
+            with self._guard.using():
+                self._packs.delete(ids=list(ids[start : start + _PAGE]))
+
     def all_chunks(self) -> list[Chunk]:
         """Every chunk of the collection in use, in a stable order (role, section, position)."""
         chunks = [
@@ -347,6 +408,18 @@ class ChunkStore:
             if len(ids) < _PAGE:
                 return
             offset += _PAGE
+
+
+class _Pack(BaseModel):
+    """What a document pack holds (see the module docstring)."""
+
+    chunks: list[Chunk]
+    items: dict[str, str]
+
+
+def pack_id(doc_id: str, doc_hash: str) -> str:
+    """The id of a document version's pack: the hash covers every chunk and document field."""
+    return f"{doc_id}@{doc_hash}"
 
 
 def encode_vectors(vectors: np.ndarray) -> str:

@@ -27,7 +27,7 @@ from assistant.items import ITEMS_VERSION, chunk_items, embedding_text
 from assistant.manifest import Change, DocumentRecord, Head, IndexStamp
 from assistant.models import Blueprint, Chunk, IngestError, IngestPlan, IngestReport
 from assistant.settings import PROJECT_ROOT
-from assistant.store import ChunkStore, StoredDocument
+from assistant.store import ChunkStore, StoredDocument, pack_id
 from ingest.chunker import CHUNKER_VERSION, chunk_blueprint
 from ingest.errors import SourceError
 from ingest.lock import WriterLock
@@ -400,7 +400,11 @@ class Ingestor:
         try:
             self._store.upsert(plan.new_chunks, plan.embeddings, plan.item_vectors)
             # Chunks whose text did not change keep their vectors; their metadata moves on.
-            self._store.update_metadata([c for c in plan.chunks if c.id in kept])
+            unchanged = [c for c in plan.chunks if c.id in kept]
+            self._store.update_metadata(unchanged)
+            vectors = self._store.item_vectors([c.id for c in unchanged])
+            vectors.update(zip((c.id for c in plan.new_chunks), plan.item_vectors, strict=True))
+            self._store.write_pack(plan.blueprint.doc_id, plan.doc_hash, plan.chunks, vectors)
         except Exception as exc:
             # Not committed, so readers never see them; removing them now saves the sweep.
             self._store.delete([c.id for c in plan.new_chunks if c.id not in kept])
@@ -454,7 +458,7 @@ class Ingestor:
         *,
         full: bool,
     ) -> int:
-        """Delete the chunks no committed record names.
+        """Delete the chunks and packs no committed record names.
 
         Those are the old versions of what was written and removed or, after a stopped writer
         (`full`), every orphan in the collection.
@@ -464,16 +468,23 @@ class Ingestor:
             named = {i for r in live.values() for i in r.chunk_ids}
             present = {i for s in self._store.stored_documents().values() for i in s.chunk_ids}
             stale = sorted(present - named)
+            packs = {pack_id(d, r.doc_hash) for d, r in live.items()}
+            stale_packs = sorted(self._store.pack_ids() - packs)
         else:
-            stale = []
+            stale, stale_packs = [], []
             for doc_id, record in current.items():
                 before = stored.get(doc_id)
                 if before is not None:
                     stale.extend(sorted(before.chunk_ids - set(record.chunk_ids)))
+                previous = committed.get(doc_id)
+                if previous is not None and previous.doc_hash != record.doc_hash:
+                    stale_packs.append(pack_id(doc_id, previous.doc_hash))
             for doc_id in removed:
                 before = stored.get(doc_id)
                 stale.extend(sorted(before.chunk_ids) if before else committed[doc_id].chunk_ids)
+                stale_packs.append(pack_id(doc_id, committed[doc_id].doc_hash))
         self._store.delete(stale)
+        self._store.delete_packs(stale_packs)
         return len(stale)
 
     # -- rebuild -------------------------------------------------------------------------
@@ -500,6 +511,8 @@ class Ingestor:
         self._embed(plans, tick)
         for done, plan in enumerate(plans, start=1):
             building.upsert(plan.new_chunks, plan.embeddings, plan.item_vectors)
+            vectors = dict(zip((c.id for c in plan.new_chunks), plan.item_vectors, strict=True))
+            building.write_pack(plan.blueprint.doc_id, plan.doc_hash, plan.chunks, vectors)
             report.chunks_written += len(plan.new_chunks)
             tick("write", done, len(plans))
         pause("rebuild-before-switch")

@@ -12,9 +12,11 @@ import pytest
 
 from assistant.embeddings import SentenceTransformerEmbedder
 from assistant.items import chunk_items
+from assistant.manifest import DocumentRecord
 from assistant.models import Chunk, RoleCoverage
+from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.store import ChunkStore, open_client, open_store
+from assistant.store import ChunkStore, open_client, open_store, pack_id
 from ingest.pipeline import Ingestor
 from tests.conftest import BUNDLED_CORPUS, catalogue
 from tests.support.embedders import CountingEmbedder
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 WORDPRESS = BUNDLED_CORPUS / "vp-of-data-and-ai.wordpress.json"
 LISTING = BUNDLED_CORPUS / "engineering-leadership-roles.listing.txt"
+VP_DOC = "vp-of-data-and-ai:full"
 POSTS_LIST = Path(__file__).resolve().parents[1] / "fixtures" / "posts-list.wordpress.json"
 
 
@@ -216,3 +219,102 @@ def test_prune_keeps_the_stored_version_of_a_post_that_broke(
     assert "post 2 (id 202, Director of SRE" in report.errors[0].message
     roles = {r.role for r in catalogue(open_store(tmp_settings))}
     assert roles == {"Head of DevOps", "Director of SRE"}
+
+
+# ---------- document packs ----------
+
+
+def _record(store: ChunkStore, doc_id: str) -> DocumentRecord:
+    return store.manifest.documents(store.head().generation).records[doc_id]
+
+
+def test_each_document_is_packed_with_its_chunks_and_item_vectors(
+    tmp_settings: Settings, counting: CountingEmbedder
+) -> None:
+    ingestor(tmp_settings, counting).ingest([WORDPRESS])
+    store = open_store(tmp_settings)
+    record = _record(store, VP_DOC)
+    packed = store.pack(VP_DOC, record.doc_hash)
+    assert packed is not None
+    chunks, vectors = packed
+    assert chunks == store.chunks(record.chunk_ids)
+    stored = store.item_vectors(record.chunk_ids)
+    assert vectors.keys() == stored.keys() and len(vectors) == len(chunks)
+    for chunk_id, matrix in stored.items():
+        assert np.array_equal(vectors[chunk_id], matrix)
+
+
+def test_a_changed_document_gets_a_new_pack_and_its_old_one_goes(
+    tmp_settings: Settings, counting: CountingEmbedder, tmp_path: Path
+) -> None:
+    source = tmp_path / "vp.json"
+    shutil.copy(WORDPRESS, source)
+    ingestor(tmp_settings, counting).ingest([source])
+    store = open_store(tmp_settings)
+    old = _record(store, VP_DOC)
+    post = json.loads(source.read_text(encoding="utf-8"))
+    post["content"]["rendered"] = post["content"]["rendered"].replace(
+        "Tier-1 MTTR &lt; 2 hours", "Tier-1 MTTR &lt; 90 minutes"
+    )
+    source.write_text(json.dumps(post), encoding="utf-8")
+    ingestor(tmp_settings, counting, store).ingest([source])
+
+    new = _record(store, VP_DOC)
+    assert store.pack_ids() == {pack_id(VP_DOC, new.doc_hash)} != {pack_id(VP_DOC, old.doc_hash)}
+    chunks, vectors = store.pack(VP_DOC, new.doc_hash) or ([], {})
+    # The unchanged chunks' item vectors are carried into the new pack, not embedded again.
+    assert [c.id for c in chunks] == new.chunk_ids and vectors.keys() == set(new.chunk_ids)
+    assert any("Tier-1 MTTR < 90 minutes" in c.text for c in chunks)
+
+
+def test_a_pruned_document_leaves_no_pack(
+    tmp_settings: Settings, counting: CountingEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(WORDPRESS, folder / "vp.json")
+    shutil.copy(LISTING, folder / "listing.txt")
+    store = open_store(tmp_settings)
+    ingestor(tmp_settings, counting, store).ingest([folder])
+    assert len(store.pack_ids()) == 31
+    (folder / "vp.json").unlink()
+    ingestor(tmp_settings, counting, store).ingest([folder], prune=True)
+    assert len(store.pack_ids()) == 30
+    assert not any(i.startswith(f"{VP_DOC}@") for i in store.pack_ids())
+
+
+def test_a_stopped_writers_orphan_pack_is_swept_by_the_next_write(
+    tmp_settings: Settings, counting: CountingEmbedder
+) -> None:
+    store = open_store(tmp_settings)
+    ingestor(tmp_settings, counting, store).ingest([WORDPRESS])
+    record = _record(store, VP_DOC)
+    chunks, vectors = store.pack(VP_DOC, record.doc_hash) or ([], {})
+    store.write_pack(VP_DOC, "0" * 64, chunks, vectors)  # as a writer that died would leave it
+    store.write_head(store.head().model_copy(update={"dirty": True}))
+    ingestor(tmp_settings, counting, store).ingest([LISTING])
+    assert pack_id(VP_DOC, "0" * 64) not in store.pack_ids()
+    assert pack_id(VP_DOC, record.doc_hash) in store.pack_ids()
+
+
+def test_a_store_without_packs_answers_the_same_from_its_chunks(
+    tmp_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    store = open_store(tmp_settings)
+    ingestor(tmp_settings, embedder, store).ingest([BUNDLED_CORPUS])
+    question = "What KPIs does the VP of Data and AI own?"
+    packed = Assistant(tmp_settings, store, embedder).ask(question)
+    # As an index written before packs existed: every document is read chunk by chunk.
+    store.delete_packs(sorted(store.pack_ids()))
+    unpacked = Assistant(tmp_settings, store, embedder).ask(question)
+    assert unpacked.answer == packed.answer
+    assert unpacked.citations == packed.citations
+
+
+def test_a_rebuild_packs_every_document(tmp_settings: Settings, counting: CountingEmbedder) -> None:
+    store = open_store(tmp_settings)
+    ingestor(tmp_settings, counting, store).ingest([BUNDLED_CORPUS])
+    store.delete_packs(sorted(store.pack_ids()))
+    ingestor(tmp_settings, counting, store).rebuild()
+    records = store.manifest.documents(store.head().generation).records
+    assert store.pack_ids() == {pack_id(d, r.doc_hash) for d, r in records.items()}
