@@ -60,9 +60,18 @@ class DocumentIndex:
         matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dimension))
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-        item_keys = [frozenset(keys(i.content)) for i in items]
-        head_keys = [frozenset(keys(i.head)) for i in items]
-        heading_keys = [frozenset(keys(f"{i.chunk.section} {i.chunk.subsection}")) for i in items]
+        # One set per distinct value: a document's index stays in memory while its role is
+        # asked about, and every object in it is one more for the garbage collector to walk.
+        distinct: dict[frozenset[str], frozenset[str]] = {}
+        headings: dict[tuple[str, str], frozenset[str]] = {}
+        for chunk in ordered:
+            where = (chunk.section, chunk.subsection)
+            if where not in headings:
+                found = frozenset(keys(f"{chunk.section} {chunk.subsection}"))
+                headings[where] = distinct.setdefault(found, found)
+        item_keys = [_one(distinct, keys(i.content)) for i in items]
+        head_keys = [_one(distinct, keys(i.head)) for i in items]
+        heading_keys = [headings[(i.chunk.section, i.chunk.subsection)] for i in items]
         frequency: Counter[str] = Counter()
         for found in item_keys:
             frequency.update(found)
@@ -78,3 +87,9 @@ class DocumentIndex:
     def weight(self, key: str) -> float:
         """How telling a word key is within this document (an unused key weighs most)."""
         return self.idf.get(key, math.log(1 + (len(self.items) + 0.5) / 0.5))
+
+
+def _one(distinct: dict[frozenset[str], frozenset[str]], found: set[str]) -> frozenset[str]:
+    """`found` as a frozenset, the same object as an equal one made before."""
+    key = frozenset(found)
+    return distinct.setdefault(key, key)

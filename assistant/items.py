@@ -22,7 +22,7 @@ _HEAD_WORDS = 6
 ItemKind = Literal["bullet", "row", "sentence"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One quotable piece of a chunk.
 

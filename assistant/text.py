@@ -26,10 +26,12 @@ _QUOTES = {ord("‘"): "'", ord("’"): "'", ord("“"): '"', ord("”"): '"'}
 
 def fold(text: str) -> str:
     """Lower case, unicode dashes and quotes made plain, `&` spelled out, accents dropped."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
+    # ASCII (most text, once its dashes and quotes are plain) has no accents to drop: the
+    # same result in a tenth of the time.
     if text.isascii():
-        # Nothing to normalise: the same result, a tenth of the time (most text is ASCII).
         return text.replace("&", " and ").lower()
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
     text = text.replace("&", " and ")
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
@@ -87,7 +89,17 @@ def key_sequence(text: str) -> list[str]:
 
 def keys(text: str) -> set[str]:
     """The keys of a text's words, without stopwords and single characters."""
-    return {term_key(t) for t in tokens(text) if len(t) > 1}
+    return {k for t in _TOKEN.findall(fold(text)) if (k := _word_key(t)) is not None}
+
+
+@lru_cache(maxsize=65536)
+def _word_key(token: str) -> str | None:
+    # `keys` of one folded word, remembered: a document's items are keyed as it is read, and
+    # words repeat (a few thousand distinct ones make up a corpus's hundreds of thousands).
+    if token in STOPWORDS:
+        return None
+    stemmed = stem(token)
+    return term_key(stemmed) if len(stemmed) > 1 else None
 
 
 def edit_distance(a: str, b: str, limit: int = 2) -> int:
