@@ -24,6 +24,7 @@ from api.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
+from assistant.collector import collector_paused
 from assistant.embeddings import load_embedder
 from assistant.errors import EmptyIndexError, QuestionError, StoreUnavailableError
 from assistant.service import Assistant, build_assistant, open_store
@@ -61,11 +62,14 @@ def create_app(
             if ledger is not None:
                 await stack.enter_async_context(ledger.running())
             if app.state.assistant is None:
-                store = await run_in_threadpool(open_store, settings)
-                embedder = await run_in_threadpool(load_embedder, settings, allow_export=False)
-                assistant = app.state.assistant = await run_in_threadpool(
-                    build_assistant, settings, store=store, embedder=embedder
-                )
+                with collector_paused():
+                    store = await run_in_threadpool(open_store, settings)
+                    embedder = await run_in_threadpool(load_embedder, settings, allow_export=False)
+                    assistant = await run_in_threadpool(
+                        build_assistant, settings, store=store, embedder=embedder
+                    )
+                    await run_in_threadpool(assistant.warm_up)
+                app.state.assistant = assistant
                 app.state.slack = _mount_slack(app, settings, assistant, answer_log, ledger)
                 if app.state.sync is None:
                     app.state.sync = _background_sync(settings, store, embedder)

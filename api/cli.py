@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.feedback_cli import feedback_app
+from assistant.collector import collector_paused
 from assistant.errors import BlueprintsError
 from assistant.models import Answer, IngestPlan, IngestReport, Turn
 from assistant.settings import Settings
@@ -418,13 +419,14 @@ def ask(
     role: Annotated[str | None, typer.Option("--role", help="Ask about this role.")] = None,
 ) -> None:
     """Answer a question from the blueprints, citing its sources."""
-    from assistant.service import build_assistant
-
     settings = _settings()
     history = _read_history(history_json)
     try:
-        assistant = build_assistant(settings)
-        answer = assistant.ask(question, history, role)
+        # All of it: the process ends with the answer.
+        with collector_paused():
+            from assistant.service import build_assistant
+
+            answer = build_assistant(settings).ask(question, history, role)
     except BlueprintsError as exc:
         raise _fail(str(exc)) from exc
     if json_output:
@@ -438,11 +440,12 @@ def chat(
     role: Annotated[str | None, typer.Option("--role", help="Ask about this role.")] = None,
 ) -> None:
     """An interactive conversation in the terminal (Ctrl-D or `exit` to leave)."""
-    from assistant.service import build_assistant
-
     settings = _settings()
     try:
-        assistant = build_assistant(settings)
+        with collector_paused():
+            from assistant.service import build_assistant
+
+            assistant = build_assistant(settings)
     except BlueprintsError as exc:
         raise _fail(str(exc)) from exc
     history: list[Turn] = []
@@ -477,7 +480,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the HTTP API, the web chat and (when configured) the Slack app."""
-    from api.server import serve as run_server
+    with collector_paused():  # the app's lifespan pauses it again while it builds
+        from api.server import serve as run_server
 
     run_server(_settings(), host, port)
 

@@ -22,7 +22,7 @@ from assistant import embeddings
 from assistant.answering import AnswerContext, Answerer, Draft, Finding
 from assistant.citations import validate_citations
 from assistant.corpus import DocumentIndex
-from assistant.embeddings import CachedEmbedder, Embedder
+from assistant.embeddings import CachedEmbedder, CacheInfo, Embedder
 from assistant.errors import EmptyIndexError, OutdatedIndexError, QuestionError
 from assistant.evidence import Scored, score_items, unsupported_terms
 from assistant.extractive import (
@@ -71,6 +71,7 @@ _SUMMARY_SECTIONS = frozenset({"summary", "mission", "responsibilities"})
 # A question that names no role is answered from the documents of its closest chunks.
 _GLOBAL_CHUNKS = 30
 _GLOBAL_DOCUMENTS = 3
+_WARM_UP_QUESTION = "What KPIs does the role own?"
 _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{1,200}>", re.IGNORECASE | re.DOTALL)
 
 _GREETING_TEXT = (
@@ -218,6 +219,32 @@ class Assistant:
                 yield StreamEvent(kind="delta", text=line)
         yield StreamEvent(kind="final", answer=answer)
 
+    def warm_up(self, budget_s: float = 1.0) -> None:
+        """Do now what the first questions would otherwise wait for (a server, before ready).
+
+        Reads the snapshot, runs the model once and plans a question (the vocabulary's tables
+        are built on first use), then reads documents into the reader's cache, full
+        blueprints first, until `budget_s` is spent or the cache is full: a small index is
+        all in memory before the first question, a large one starts with what the budget
+        allows and reads the rest when asked.
+        """
+        started = perf_counter()
+        snapshot = self._current(allow_empty=True)
+        # Through `embed_documents`: the question cache neither keeps nor counts it.
+        self._embedder.embed_documents([_WARM_UP_QUESTION])
+        snapshot.planner.plan(_WARM_UP_QUESTION)
+        docs = sorted(
+            snapshot.serving_docs(),
+            key=lambda d: snapshot.records[d].coverage is not RoleCoverage.FULL,
+        )
+        for doc_id in docs[: self._reader.cache_size]:
+            if perf_counter() - started > budget_s:
+                break
+            try:
+                self._reader.document(snapshot, doc_id)
+            except StaleReadError:  # an ingest committed meanwhile: the next question reads
+                break
+
     def roles(self) -> list[RoleInfo]:
         """The role catalogue."""
         return self._current(allow_empty=True).catalogue
@@ -245,6 +272,12 @@ class Assistant:
         """How many chunks the documents answers are drawn from hold (0 when empty)."""
         snapshot = self._current(allow_empty=True)
         return sum(len(snapshot.records[d].chunk_ids) for d in snapshot.serving_docs())
+
+    def question_cache(self) -> CacheInfo | None:
+        """How the question-embedding cache has fared, when there is one."""
+        if isinstance(self._embedder, CachedEmbedder):
+            return self._embedder.cache_info()
+        return None
 
     def generation(self) -> int:
         """The index generation answers are drawn from."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from threading import Lock
 
+from assistant.collector import Settler
 from assistant.corpus import DocumentIndex
 from assistant.manifest import DocumentRecord, MissingGenerationError, StaleReadError
 from assistant.models import Chunk, RoleCoverage, RoleInfo
@@ -69,6 +70,13 @@ class SnapshotReader:
         self._documents: OrderedDict[tuple[str, str], DocumentIndex] = OrderedDict()
         self._documents_lock = Lock()
         self._cache_size = cache_size
+        # Cached documents are most of a server's objects: out of the collector's walks.
+        self._settler = Settler(thaw_every=max(1, cache_size))
+
+    @property
+    def cache_size(self) -> int:
+        """How many documents the reader keeps in memory."""
+        return self._cache_size
 
     def current(self) -> IndexSnapshot:
         """The snapshot of the committed head, caught up first if the head moved."""
@@ -102,14 +110,21 @@ class SnapshotReader:
             if cached is not None:
                 self._documents.move_to_end(key)
                 return cached
-        chunks = [_as_recorded(c, record) for c in self._store.chunks(record.chunk_ids)]
+        packed = self._store.pack(doc_id, record.doc_hash)
+        if packed is not None and [c.id for c in packed[0]] == record.chunk_ids:
+            stored, vectors = packed
+        else:  # written before packs, or swept by a writer meanwhile
+            stored = self._store.chunks(record.chunk_ids)
+            vectors = self._store.item_vectors(record.chunk_ids)
+        chunks = [_as_recorded(c, record) for c in stored]
         if len(chunks) != len(record.chunk_ids):
             raise StaleReadError(doc_id, snapshot.generation)
-        index = DocumentIndex.build(record, chunks, self._store.item_vectors(record.chunk_ids))
+        index = DocumentIndex.build(record, chunks, vectors)
         with self._documents_lock:
             self._documents[key] = index
             while len(self._documents) > self._cache_size:
                 self._documents.popitem(last=False)
+        self._settler.settle()
         return index
 
     def _refresh(self, *, full: bool = False) -> IndexSnapshot:
