@@ -95,6 +95,16 @@ class FeedbackReceipt(BaseModel):
     replaced: bool = Field(description="Whether this replaced the voter's earlier vote")
 
 
+class QuestionCache(BaseModel):
+    """The question-embedding cache since start-up (`BLUEPRINTS_EMBEDDING_CACHE_SIZE`)."""
+
+    hits: int
+    misses: int
+    size: int
+    capacity: int
+    hit_rate: float = Field(description="hits / (hits + misses), 0 before any question")
+
+
 class Readiness(BaseModel):
     """Whether the index is loaded and holds something to answer from."""
 
@@ -104,6 +114,7 @@ class Readiness(BaseModel):
     detail: str | None = None
     sync: SyncStatus | None = None
     """The background sync (`BLUEPRINTS_SYNC_INTERVAL_MINUTES`): last success and cursor."""
+    question_cache: QuestionCache | None = None
 
 
 def _check_length(question: str, limit: int) -> None:
@@ -281,6 +292,9 @@ async def readyz(request: Request, response: Response) -> Readiness:
                 readiness.detail = "the index is empty: run `blueprints ingest`"
         except BlueprintsError as exc:
             readiness.detail = str(exc)
+        cache = assistant.question_cache()
+        if cache is not None:
+            readiness.question_cache = QuestionCache(**vars(cache), hit_rate=cache.hit_rate)
     if request.app.state.sync is not None:
         readiness.sync = request.app.state.sync.status()
     if readiness.status != "ready":

@@ -272,6 +272,12 @@ class CacheInfo:
     size: int
     capacity: int
 
+    @property
+    def hit_rate(self) -> float:
+        """The share of questions answered from the cache (0 before any question)."""
+        asked = self.hits + self.misses
+        return self.hits / asked if asked else 0.0
+
 
 class CachedEmbedder:
     """Remembers the vectors of recent questions, by exact text; documents pass through.

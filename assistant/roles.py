@@ -184,11 +184,7 @@ class RoleResolver:
         for token in set(question):
             for position in self._postings.get(token, ()):
                 held[position] = held.get(position, 0) + 1
-        return [
-            self._titles[p]
-            for p in sorted(held)
-            if held[p] == len(set(self._titles[p][1]))
-        ]
+        return [self._titles[p] for p in sorted(held) if held[p] == len(set(self._titles[p][1]))]
 
     def _sharing(self, tokens: set[str]) -> list[tuple[RoleInfo, list[str]]]:
         """The titles that have at least one of `tokens`, in catalogue order."""

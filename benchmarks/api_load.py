@@ -1,176 +1,215 @@
-"""Bounded load on the HTTP API over loopback, compared with in-process `Assistant.ask`.
+"""`/v1/ask` under load: a `blueprints serve` process, loaded from this (separate) process.
 
-    .venv/bin/python benchmarks/api_load.py --ingest-bundled
-    .venv/bin/python benchmarks/api_load.py --url http://127.0.0.1:8000 --clients 8
+    python -m benchmarks.api_load                    # bundled corpus, both backends
+    python -m benchmarks.api_load --clients 8 --requests 400 --json
+    python -m benchmarks.api_load --url http://127.0.0.1:8000 --clients 8
 
-Without `--url` it serves the app with uvicorn on a free 127.0.0.1 port; it never sends load
-anywhere but loopback. It exits non-zero when any request fails.
+Without `--url`, it indexes the bundled corpus in a temporary folder and starts the real
+server (`blueprints serve`) per embedding backend (ONNX, the default, and the
+sentence-transformers torch path), twice each:
+
+- with the question cache off (`BLUEPRINTS_EMBEDDING_CACHE_SIZE=0`), every request embeds:
+  `--requests` questions over `--clients` connections (the throughput figure), then one
+  client at a time (the latency without queueing). Half the questions are about the roles
+  held as full blueprints (the answers that cost most), half about any role.
+- with the cache on (the default size), the same eight questions over and over, as a team
+  asks what it asks: the cache's effect, and its hit rate as the server's `/readyz` reports it.
+
+It never sends load anywhere but loopback, and exits non-zero when any request fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import json
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import httpx
 
-from api.app import create_app
-from api.server import running_in_thread
-from assistant.service import Assistant, build_assistant
-from assistant.settings import PROJECT_ROOT, Settings
+from benchmarks.support import (
+    BACKENDS,
+    catalogue,
+    cli_env,
+    index_settings,
+    ingest_bundled,
+    load_average,
+    percentile,
+    question_mix,
+    rss_mib,
+    serve_process,
+)
 
-QUESTIONS = [
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+REPEATED = [
     "What KPIs does the VP of Data and AI own?",
     "What are the responsibilities of an Engineering Manager?",
-    "Who does the VP of Data and AI report to?",
+    "Who does the VP of Data and AI work with?",
     "What skills does a Head of DevOps need?",
     "Which roles are in the knowledge base?",
     "What is the career path of a VP of Data and AI?",
     "What does a Director of Platform Engineering do?",
-    "How is the data team of a VP of Data and AI organised?",
+    "What should the VP of Data and AI achieve in the first 90 days?",
 ]
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), nearest-rank."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))]
-
-
-def bundled_settings(store: Path) -> Settings:
-    """Settings over a fresh store holding the bundled corpus."""
-    from assistant.service import load_embedder, open_store
-    from ingest.pipeline import Ingestor
-
-    settings = Settings(_env_file=None, store_dir=store / "chroma", chroma_url=None, llm="none")  # type: ignore[call-arg]
-    report = Ingestor(
-        open_store(settings), load_embedder(settings), chunk_size=settings.chunk_size
-    ).ingest([PROJECT_ROOT / "data" / "blueprints"])
-    if report.errors:
-        sys.exit(f"ingest failed: {report.errors}")
-    return settings
-
-
-@contextmanager
-def serving(settings: Settings, assistant: Assistant) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port."""
-    # The limiter would turn a load test into a 429 test.
-    app = create_app(
-        settings.model_copy(update={"rate_limit_per_minute": 10**9}), assistant=assistant
-    )
-    with running_in_thread(app) as url:
-        yield url
 
 
 async def load(
-    url: str, clients: int, requests: int, stream: bool, api_key: str | None
+    url: str, questions: Sequence[str], clients: int, api_key: str | None = None
 ) -> dict[str, float]:
-    """`requests` questions over `clients` concurrent connections; latencies in ms."""
-    path = "/v1/ask/stream" if stream else "/v1/ask"
+    """Every question once, over `clients` concurrent connections; latencies in ms."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     latencies: list[float] = []
     errors: list[str] = []
-    counter = iter(range(requests))
+    queue = iter(questions)
 
     async def worker(client: httpx.AsyncClient) -> None:
-        for i in counter:
+        for question in queue:
             started = time.perf_counter()
             try:
-                response = await client.post(path, json={"question": QUESTIONS[i % len(QUESTIONS)]})
-                ok = response.status_code == 200 and (not stream or "event: final" in response.text)
-                if not ok:
+                response = await client.post("/v1/ask", json={"question": question})
+                if response.status_code != 200:
                     errors.append(f"{response.status_code} {response.text[:120]}")
             except httpx.HTTPError as exc:
                 errors.append(repr(exc))
             latencies.append((time.perf_counter() - started) * 1000)
 
-    limits = httpx.Limits(max_connections=clients)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=60
+        base_url=url, headers=headers, limits=limits, timeout=120
     ) as client:
-        for question in QUESTIONS[:2]:  # warm-up, not counted
-            await client.post(path, json={"question": question})
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         wall = time.perf_counter() - started
     for error in errors[:5]:
-        print(f"  error: {error}")
+        print(f"  error: {error}", file=sys.stderr)
     return {
         "requests": len(latencies),
-        "rps": len(latencies) / wall,
-        "p50": statistics.median(latencies),
-        "p95": percentile(latencies, 95),
-        "max": max(latencies),
+        "rps": round(len(latencies) / wall, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "max_ms": round(max(latencies), 1),
         "errors": len(errors),
     }
 
 
-def in_process_p50(assistant: Assistant, rounds: int) -> float:
-    """The median of `assistant.ask` over the same questions, in ms."""
-    latencies = []
-    for _ in range(rounds):
-        for question in QUESTIONS:
-            started = time.perf_counter()
-            assistant.ask(question)
-            latencies.append((time.perf_counter() - started) * 1000)
-    return statistics.median(latencies)
+def question_cache(url: str) -> dict[str, Any]:
+    """What the server's `/readyz` says of its question cache."""
+    readiness = httpx.get(f"{url}/readyz", timeout=30).json()
+    cache: dict[str, Any] = readiness.get("question_cache") or {}
+    return cache
+
+
+def uncached(url: str, clients: int, requests: int, api_key: str | None) -> dict[str, Any]:
+    """Throughput and single-client latency on a server whose every request embeds."""
+    questions = question_mix(catalogue(url), requests + 100)
+    asyncio.run(load(url, questions[-20:], 2, api_key))  # warm-up, not counted
+    return {
+        "loaded": asyncio.run(load(url, questions[:requests], clients, api_key)),
+        "single": asyncio.run(load(url, questions[requests : requests + 80], 1, api_key)),
+    }
+
+
+def repeated(url: str, clients: int, requests: int, api_key: str | None) -> dict[str, Any]:
+    """The same eight questions again and again, and the question cache's hit rate."""
+    before = question_cache(url)
+    questions = [REPEATED[i % len(REPEATED)] for i in range(requests)]
+    result: dict[str, Any] = asyncio.run(load(url, questions, clients, api_key))
+    after = question_cache(url)
+    if before and after:
+        hits = after["hits"] - before["hits"]
+        asked = hits + after["misses"] - before["misses"]
+        result["cache_hit_rate"] = round(hits / asked, 3) if asked else 0.0
+    result["cache"] = after
+    return result
+
+
+PHASES = {
+    "loaded": "no cache, N clients",
+    "single": "no cache, 1 client",
+    "repeated": "cache, repeated",
+}
+
+
+def show(label: str, figures: dict[str, Any]) -> None:
+    for phase, title in PHASES.items():
+        if phase not in figures:
+            continue
+        f = figures[phase]
+        rate = f.get("cache_hit_rate")
+        extra = f", question-cache hit rate {rate:.0%}" if rate is not None else ""
+        print(
+            f"  {label:>5} {title:>20}: {f['requests']} requests, {f['rps']:.1f} req/s, "
+            f"p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, max {f['max_ms']:.1f} ms, "
+            f"errors {f['errors']}{extra}"
+        )
+    if "rss_mib" in figures:
+        print(f"  {label:>5} server RSS after the loads: {figures['rss_mib']:.0f} MiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server on loopback (default: start one)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
-    parser.add_argument("--requests", type=int, default=200, help="requests per phase")
-    parser.add_argument(
-        "--stream", action="store_true", help="load /v1/ask/stream instead of /v1/ask"
-    )
-    parser.add_argument(
-        "--ingest-bundled", action="store_true", help="index the bundled corpus in a temp dir"
-    )
-    parser.add_argument("--api-key", default=os.environ.get("BLUEPRINTS_API_KEY"))
+    parser.add_argument("--requests", type=int, default=400, help="requests per loaded phase")
+    parser.add_argument("--api-key", help="the server's key, with --url")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    if args.url and urlparse(args.url).hostname not in LOOPBACK:
-        sys.exit(f"refusing to load {args.url}: only 127.0.0.1/localhost/::1 are allowed")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = bundled_settings(Path(tmp)) if args.ingest_bundled else Settings()
-        feedback_db = Path(tmp) / "feedback.sqlite3"
-        settings = settings.model_copy(update={"feedback_db": feedback_db, "api_key": None})
-        assistant = build_assistant(settings)
-        if not assistant.chunk_count():
-            sys.exit("the index is empty: run `blueprints ingest` or pass --ingest-bundled")
-        baseline = in_process_p50(assistant, rounds=5)
+    results: dict[str, Any] = {"clients": args.clients, "load_average_before": load_average()}
+    if args.url:
+        if urlparse(args.url).hostname not in LOOPBACK:
+            sys.exit(f"refusing to load {args.url}: only 127.0.0.1/localhost/::1 are allowed")
+        results["server"] = {
+            **uncached(args.url, args.clients, args.requests, args.api_key),
+            "repeated": repeated(args.url, args.clients, args.requests, args.api_key),
+        }
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-api-load-") as tmp:
+            root = Path(tmp)
+            settings = index_settings(root)
+            ingest_bundled(settings)
+            for backend in BACKENDS:
+                # The limiter would turn a load test into a 429 test.
+                env = cli_env(settings, backend, BLUEPRINTS_RATE_LIMIT_PER_MINUTE=str(10**9))
+                off = {**env, "BLUEPRINTS_EMBEDDING_CACHE_SIZE": "0"}
+                with serve_process(off, root / f"serve-{backend}.log") as served:
+                    results[backend] = uncached(served.url, args.clients, args.requests, None)
+                    results[backend]["rss_mib"] = round(rss_mib(served.process.pid), 1)
+                with serve_process(env, root / f"serve-{backend}-cached.log") as served:
+                    results[backend]["repeated"] = repeated(
+                        served.url, args.clients, args.requests, None
+                    )
+        onnx, torch = results["onnx"]["loaded"], results["torch"]["loaded"]
+        results["onnx_over_torch_rps"] = round(onnx["rps"] / torch["rps"], 2)
+    results["load_average_after"] = load_average()
 
-        with serving(settings, assistant) if not args.url else nullcontext(args.url) as url:
-            api_key = args.api_key if args.url else None
-            single = asyncio.run(load(url, 1, min(args.requests, 50), args.stream, api_key))
-            loaded = asyncio.run(load(url, args.clients, args.requests, args.stream, api_key))
-
-    endpoint = "/v1/ask/stream" if args.stream else "/v1/ask"
-    print(f"endpoint {endpoint} at {url}, {os.cpu_count()} CPUs")
-    print(f"in-process assistant.ask p50: {baseline:.1f} ms")
-    for label, result in (("1 client", single), (f"{args.clients} clients", loaded)):
+    if args.json:
+        print(json.dumps(results))
+    else:
         print(
-            f"{label:>11}: {result['requests']:.0f} requests, {result['rps']:.1f} req/s, "
-            f"p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, max {result['max']:.1f} ms, "
-            f"errors {result['errors']:.0f}"
+            f"/v1/ask, {args.clients} clients, load average {results['load_average_before']} "
+            f"before, {results['load_average_after']} after"
         )
-    print(f"HTTP p50 / in-process p50 (1 client): {single['p50'] / baseline:.2f}")
-    if single["errors"] or loaded["errors"]:
+        for label in ("server", *BACKENDS):
+            if label in results:
+                show(label, results[label])
+        if "onnx_over_torch_rps" in results:
+            print(f"  throughput without the cache, onnx / torch: {results['onnx_over_torch_rps']}")
+    failed = [
+        phase
+        for label in ("server", *BACKENDS)
+        if label in results
+        for phase in PHASES
+        if phase in results[label] and results[label][phase]["errors"]
+    ]
+    if failed:
         sys.exit(1)
 
 

@@ -7,13 +7,17 @@ Everything runs on loopback and in temporary folders; the ONNX export is the dev
 from __future__ import annotations
 
 import os
+import random
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import cycle, islice
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -158,3 +162,109 @@ def _wait_ready(
 def load_average() -> str:
     """The machine's 1, 5 and 15-minute load averages, as `uptime` shows them."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+TEMPLATES = (
+    "What KPIs does the {role} own?",
+    "What are the responsibilities of the {role}?",
+    "What should the {role} achieve in the first 90 days?",
+    "Which tools does the {role} use?",
+    "Who does the {role} work with?",
+    "What skills does the {role} need?",
+    "What is the career path of the {role}?",
+    "What can the {role} decide without approval?",
+    "What are the risks for the {role}?",
+    "What does the {role} do?",
+    "What deliverables does the {role} produce?",
+    "How is the {role} evaluated after a year?",
+    "What experience should the {role} have?",
+    "What red flags should we watch for when hiring the {role}?",
+    "What does a typical day of the {role} look like?",
+    "What is the mission of the {role}?",
+)
+
+
+def distinct_questions(roles: Sequence[str], count: int) -> list[str]:
+    """`count` different questions: templates times roles, in a fixed shuffled order."""
+    if not roles:
+        sys.exit("no roles to ask about")
+    questions = [t.format(role=r) for t in TEMPLATES for r in roles]
+    if count > len(questions):
+        sys.exit(f"{len(roles)} roles make {len(questions)} questions, not {count}")
+    random.Random(len(questions)).shuffle(questions)
+    return questions[:count]
+
+
+def catalogue(url: str) -> list[dict[str, Any]]:
+    """The roles a served index holds (`GET /v1/roles`)."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        response = client.get("/v1/roles")
+        response.raise_for_status()
+        roles: list[dict[str, Any]] = response.json()
+        return roles
+
+
+def question_mix(roles: Sequence[dict[str, Any]], count: int) -> list[str]:
+    """`count` questions: every other one about a role held as a full blueprint (the answers
+    that cost most), the others about any role; all distinct as far as the roles allow.
+    """
+    full = [r["role"] for r in roles if r["coverage"] == "full"] or [r["role"] for r in roles]
+    names = [r["role"] for r in roles]
+    about_full = distinct_questions(full, min(count, len(TEMPLATES) * len(full)))
+    taken = set(about_full)
+    about_any = [
+        q
+        for q in distinct_questions(names, min(count, len(TEMPLATES) * len(names)))
+        if q not in taken
+    ]
+    mixed = [q for pair in zip(cycle(about_full), about_any, strict=False) for q in pair]
+    return list(islice(cycle(mixed), count))
+
+
+def ask_timed(client: httpx.Client, question: str) -> float:
+    """One `/v1/ask`, in ms; fails on anything but a 200."""
+    started = time.perf_counter()
+    response = client.post("/v1/ask", json={"question": question})
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        sys.exit(f"/v1/ask {question!r}: {response.status_code} {response.text[:200]}")
+    return elapsed
+
+
+@dataclass
+class Readiness:
+    """How a freshly started server did: ready, its first answer, then the usual ones."""
+
+    ready_s: float
+    first_ms: float
+    p50_ms: float
+    p95_ms: float
+    rss_mib: float
+
+    @property
+    def first_within_p95(self) -> bool:
+        """Whether the first answer took no longer than the 95th percentile of the rest."""
+        return self.first_ms <= self.p95_ms
+
+
+def measure_ready(
+    env: dict[str, str], log: Path, questions: Sequence[str], *, timeout: float = 600.0
+) -> Readiness:
+    """Start `blueprints serve`, time `/readyz`, the first question, then the others in turn.
+
+    The questions are distinct, so the question cache never answers for the model.
+    """
+    with (
+        serve_process(env, log, timeout=timeout) as served,
+        httpx.Client(base_url=served.url, timeout=120) as client,
+    ):
+        first = ask_timed(client, questions[0])
+        rest = [ask_timed(client, q) for q in questions[1:]]
+        rss = rss_mib(served.process.pid)
+    return Readiness(
+        ready_s=served.ready_s,
+        first_ms=first,
+        p50_ms=statistics.median(rest),
+        p95_ms=percentile(rest, 95),
+        rss_mib=rss,
+    )
