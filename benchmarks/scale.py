@@ -51,6 +51,7 @@ from benchmarks.support import (
 from benchmarks.synthetic import (
     ReusingEmbedder,
     batches,
+    bundled_blueprint,
     edited,
     synthetic_blueprints,
     title_pattern,
@@ -92,14 +93,13 @@ def reading(settings: Settings) -> Iterator[Any]:
 
 
 def change_one(settings: Settings, edit: int) -> None:
-    """Rewrite the first synthetic blueprint (or, on the bundled index, add nothing new)."""
+    """Edit the bundled full blueprint (in both indexes) from this process: another writer."""
     from assistant.service import load_embedder, open_store
     from ingest.pipeline import Ingestor
 
     store = open_store(settings)
-    blueprint = next(synthetic_blueprints(1))
     Ingestor(store, load_embedder(settings), chunk_size=settings.chunk_size).write(
-        [edited(blueprint, edit)]
+        [edited(bundled_blueprint(), edit)]
     )
     store.close()
 
@@ -124,7 +124,7 @@ def in_process(settings: Settings, questions: list[str]) -> dict[str, Any]:
         ingestor = Ingestor(store, load_embedder(settings), chunk_size=settings.chunk_size)
         rebuilds = []
         for edit in range(3):
-            ingestor.write([edited(next(synthetic_blueprints(1)), 100 + edit)])
+            ingestor.write([edited(bundled_blueprint(), 100 + edit)])
             started = time.perf_counter()
             reader.current()
             rebuilds.append((time.perf_counter() - started) * 1000)
