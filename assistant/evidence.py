@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
 from assistant.corpus import DocumentIndex
 from assistant.items import Item
-from assistant.planning import Plan, request_keys
+from assistant.planning import Plan, numerals, request_keys
 from assistant.text import edit_distance, fold, keys
+from assistant.vocabulary import vocabulary
 
 _CUE_WEIGHT = 0.5
 
@@ -40,6 +42,43 @@ class Scored:
     complete: bool = False
     held: frozenset[str] = frozenset()
     head: float = 0.0
+
+
+def read_in(index: DocumentIndex, plan: Plan) -> Plan:
+    """The plan as one document reads it, when the question asks for some of its sections.
+
+    A word naming a column of a table in those sections asks for that column, not for a
+    topic: "how often is fleet availability reviewed" over a KPI table with a column
+    "Reviewed" is about fleet availability. A word of the role's own title is what the whole
+    blueprint is about: "where should the robot fleet be after a year" asks the Head of
+    Robotics Fleet Operations' 12-month goals, not the items that say "fleet".
+    """
+    if not plan.sections:
+        return plan
+    columns: frozenset[str] = frozenset().union(
+        *(index.column_keys.get(section, frozenset()) for section in plan.sections)
+    )
+    subject = _subject_keys(index.record.role)
+    kept = {
+        t: w
+        for t, w in plan.terms.items()
+        if t not in columns and not any(_same_word(t, s) for s in subject)
+    }
+    return plan if len(kept) == len(plan.terms) else replace(plan, terms=kept)
+
+
+@cache
+def _subject_keys(role: str) -> frozenset[str]:
+    """The word keys of a role title that name its subject (not its rank: "head", "vp")."""
+    titles = vocabulary().roles
+    rank = keys(" ".join([*titles.ranks, *titles.qualifiers]))
+    return frozenset(keys(role) - rank)
+
+
+def _same_word(key: str, other: str) -> bool:
+    """Whether two word keys are one word, or one a longer form of the other ("robotic")."""
+    short, long = sorted((key, other), key=len)
+    return short == long or (len(short) >= 5 and long.startswith(short))
 
 
 def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> list[Scored]:
@@ -115,16 +154,19 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
     scores: dict[str, float] = {}
     for title, (key, _) in titles.items():
         score = float(len((question & title_keys[title]) - common[key]))
-        folded = fold(title)
+        folded = numerals(title)
         for scope in plan.scopes:
-            if scope.section == key and any(_has_phrase(folded, h) for h in scope.heading):
+            if scope.section == key and any(
+                _has_phrase(folded, numerals(h)) for h in scope.heading
+            ):
                 score += 2.0
         scores[title] = score
     return scores
 
 
 def _has_phrase(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<![a-z0-9]){re.escape(fold(phrase))}(?![a-z0-9])", text) is not None
+    """Whether folded `text` holds `phrase` as whole words (a plural of its last one too)."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(fold(phrase))}s?(?![a-z0-9])", text) is not None
 
 
 def _dense(index: DocumentIndex, query: Sequence[float]) -> np.ndarray:

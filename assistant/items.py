@@ -71,6 +71,14 @@ class Item:
         cells = [part.partition(": ") for part in self.text.split(" | ")]
         return " ".join(value if sep else name for name, sep, value in cells)
 
+    @property
+    def columns(self) -> list[str]:
+        """A row's column names (none for other items)."""
+        if self.kind != "row":
+            return []
+        cells = [part.partition(": ") for part in self.text.split(" | ")]
+        return [name.strip() for name, sep, _ in cells if sep]
+
 
 def chunk_items(chunk: Chunk) -> list[Item]:
     """The quotable items of a chunk, in order (the heading-path line is not one)."""

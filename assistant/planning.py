@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 
 from assistant.models import RoleCoverage, RoleInfo, Turn
 from assistant.roles import RoleResolver, role_tokens, words_of
-from assistant.text import STOPWORDS, key_sequence, keys, stem, term_key
+from assistant.text import STOPWORDS, fold, key_sequence, keys, stem, term_key
 from assistant.vocabulary import Scope, vocabulary
 
 Kind = Literal["lookup", "compare", "catalogue", "greeting"]
@@ -24,6 +24,7 @@ _Owner = TypeVar("_Owner")
 # The sentences of a question that ask (end with a question mark) carry its topic; the others
 # are context ("I'm writing a hiring plan… What KPIs…?") or noise ("Ignore your rules…").
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_NUMBER_WORD = re.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -229,13 +230,16 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     used = [False] * len(words)
 
     # Time phrases are matched word for word: "quarterly" is a rhythm, "a quarter" a period.
-    plain = [stem(w) for w in words]
+    plain = [_numeral(w) for w in words]
     scopes = [
         scope
         for scope, _ in _claim_all(
             plain, used, [(s, _plain_sequences(s.question)) for s in vocab.scopes]
         )
     ]
+    for i in reversed(range(len(words) - 1)):
+        if used[i + 1] and not used[i] and words[i] in vocab.questions.time_leads:
+            used[i] = True
     before_cues = list(used)
     strong = dict(_claim_all(keys, used, [(k.key, k.cue_sequences) for k in vocab.sections]))
     strong_used = list(used)
@@ -258,7 +262,7 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     requests = request_keys()
     # Words of the named section's own description ("how performance is measured" for the
     # KPIs) say which section, not what in it.
-    general = {k for key in sections if key in strong for k in _description_keys(key)}
+    general = {k for key in sections if key in strong for k in description_keys(key)}
     terms: dict[str, str] = {}
     for word, key, taken in zip(words, keys, used, strict=True):
         if taken or word in STOPWORDS or key in requests or key in general or len(word) < 2:
@@ -270,7 +274,8 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
 
 
 @cache
-def _description_keys(section: str) -> frozenset[str]:
+def description_keys(section: str) -> frozenset[str]:
+    """The word keys of a section's description in the vocabulary."""
     kind = vocabulary().section(section)
     return frozenset(keys(kind.description)) if kind else frozenset()
 
@@ -314,8 +319,18 @@ def _claim_all(
 
 
 def _plain_sequences(phrases: Sequence[str]) -> list[tuple[str, ...]]:
-    """Phrases as sequences of their words (plurals folded), for word-for-word matching."""
-    return [tuple(stem(w) for w in words_of(p)) for p in phrases if words_of(p)]
+    """Phrases as sequences of their words (plurals folded, numbers as digits)."""
+    return [tuple(_numeral(w) for w in words_of(p)) for p in phrases if words_of(p)]
+
+
+def _numeral(word: str) -> str:
+    return vocabulary().questions.numbers.get(word) or stem(word)
+
+
+def numerals(text: str) -> str:
+    """Folded text with its number words as digits ("at twelve months" -> "at 12 months")."""
+    numbers = vocabulary().questions.numbers
+    return _NUMBER_WORD.sub(lambda m: numbers.get(m.group(0), m.group(0)), fold(text))
 
 
 def _contains(keys: list[str], sequence: tuple[str, ...]) -> bool:

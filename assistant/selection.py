@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from assistant.corpus import DocumentIndex
 from assistant.evidence import Scored, best, subsection_scores, unsupported_terms
 from assistant.items import Item
-from assistant.planning import Plan
+from assistant.planning import Plan, description_keys
 from assistant.sections import section_title
 from assistant.text import keys
 
@@ -128,7 +128,7 @@ def select(
 def _titles_hold(
     index: DocumentIndex, plan: Plan, narrowed: Sequence[Scored], region: Sequence[Scored]
 ) -> bool:
-    """Whether the subsection titles the question named hold all its topic terms.
+    """Whether the subsection titles the question named hold its topic terms.
 
     "What are the strategic responsibilities?" names the subsection "Strategic
     responsibilities": its words are the title's, so it asks for the whole subsection.
@@ -136,7 +136,10 @@ def _titles_hold(
     if narrowed is region or not narrowed:
         return False
     titles = {k for s in narrowed for k in index.heading_keys[s.position]}
-    return set(plan.terms) <= titles
+    # Words the blueprint never uses hold nothing anywhere ("the delivery side" of a
+    # "Delivery" subsection): the title need only hold the others, if there are any.
+    known = {t for t in plan.terms if t in index.words}
+    return bool(known) and known <= titles
 
 
 def _topic(
@@ -196,18 +199,26 @@ def _cue_items(
 ) -> list[Item]:
     """The few items of a section that spell the cue words its titles do not hold, if any.
 
-    Words of the section's titles (its own and the template's) name the section, not an item.
+    Words of the section's titles (its own and the template's) and of its table's column names
+    name the section, not an item.
     Items whose head holds the words ("Reports to: …") are the answer over items that only
     mention them ("defect reports").
     """
     titles = {k for s in region for k in index.heading_keys[s.position]}
-    titles |= {k for key in plan.sections for k in keys(section_title(key))}
+    described: set[str] = set()
+    for key in plan.sections:
+        titles |= keys(section_title(key)) | index.column_keys.get(key, frozenset())
+        described |= description_keys(key)
     telling = plan.cue_words - titles
     if not telling:
         return []
     hits = [s for s in region if telling <= index.item_keys[s.position]]
     if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
         return []  # none, or so many that the words are the section's own
+    if telling & described:
+        # Words of the section's description pick a bullet or a row that spells them ("CTO
+        # (Reports To)"), not a sentence of prose about the section ("These are the measures").
+        hits = [s for s in hits if s.item.kind != "sentence"]
     hits = [s for s in hits if telling <= index.head_keys[s.position]] or hits
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
 

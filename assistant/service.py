@@ -24,7 +24,7 @@ from assistant.citations import validate_citations
 from assistant.corpus import DocumentIndex
 from assistant.embeddings import CachedEmbedder, Embedder
 from assistant.errors import EmptyIndexError, OutdatedIndexError, QuestionError
-from assistant.evidence import Scored, score_items, unsupported_terms
+from assistant.evidence import Scored, read_in, score_items, unsupported_terms
 from assistant.extractive import (
     ExtractiveAnswerer,
     catalogue_answer,
@@ -361,8 +361,9 @@ class Assistant:
     def _gather(
         self, prepared: _Prepared, role: RoleInfo, query: list[float], gathered: _Gathered
     ) -> None:
-        plan, snapshot = prepared.plan, prepared.snapshot
+        snapshot = prepared.snapshot
         index = self._reader.document(snapshot, snapshot.serving[role.id][0])
+        plan = read_in(index, prepared.plan)
         scored = score_items(index, plan, query)
         if role.coverage is RoleCoverage.SUMMARY:
             prepared.retrieved.extend(_ranked(scored, [], self._settings.top_k))
@@ -430,8 +431,9 @@ class Assistant:
         found = []
         for doc_id in list(dict.fromkeys(chunk.doc_id for chunk in hits))[:_GLOBAL_DOCUMENTS]:
             index = self._reader.document(snapshot, doc_id)
-            scored = score_items(index, plan, query)
-            found.append((index, scored, select(index, plan, scored, self._limits)))
+            read = read_in(index, plan)
+            scored = score_items(index, read, query)
+            found.append((index, scored, select(index, read, scored, self._limits)))
         return found
 
     def _condense(self, question: str, history: Sequence[Turn]) -> str:

@@ -113,6 +113,8 @@ class QuestionVocabulary(BaseModel):
     greetings: list[str]
     follow_up: list[str]
     request: frozenset[str]
+    numbers: dict[str, str]
+    time_leads: frozenset[str]
 
 
 class Vocabulary(BaseModel):
