@@ -23,7 +23,8 @@ import numpy as np
 
 from assistant.corpus import DocumentIndex
 from assistant.items import Item
-from assistant.planning import Plan, numerals, request_keys
+from assistant.planning import Plan, description_keys, numerals, request_keys
+from assistant.sections import section_title
 from assistant.text import edit_distance, fold, keys
 from assistant.vocabulary import vocabulary
 
@@ -49,21 +50,19 @@ def read_in(index: DocumentIndex, plan: Plan) -> Plan:
 
     A word naming a column of a table in those sections asks for that column, not for a
     topic: "how often is fleet availability reviewed" over a KPI table with a column
-    "Reviewed" is about fleet availability. A word of the role's own title is what the whole
-    blueprint is about: "where should the robot fleet be after a year" asks the Head of
-    Robotics Fleet Operations' 12-month goals, not the items that say "fleet".
+    "Reviewed" is about fleet availability. A topic of only words of the role's own title is
+    what the whole blueprint is about: "where should the robot fleet be after a year" asks
+    the Head of Robotics Fleet Operations' 12-month goals, not the items that say "fleet".
     """
     if not plan.sections:
         return plan
     columns: frozenset[str] = frozenset().union(
         *(index.column_keys.get(section, frozenset()) for section in plan.sections)
     )
+    kept = {t: w for t, w in plan.terms.items() if t not in columns}
     subject = _subject_keys(index.record.role)
-    kept = {
-        t: w
-        for t, w in plan.terms.items()
-        if t not in columns and not any(_same_word(t, s) for s in subject)
-    }
+    if all(any(_same_word(t, s) for s in subject) for t in kept):
+        kept = {}
     return plan if len(kept) == len(plan.terms) else replace(plan, terms=kept)
 
 
@@ -92,8 +91,10 @@ def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> lis
     """
     dense = _dense(index, query)
     # The words that cued a section tell items of it apart too ("incidents a quarter" is the
-    # incident KPI reviewed quarterly), at half the weight of the topic's own words.
-    weights = {t: index.weight(t) * _CUE_WEIGHT for t in plan.cue_words if t in index.idf}
+    # incident KPI reviewed quarterly), at half the weight of the topic's own words; not the
+    # words of the section's own title and description ("tools" in a row on "data tooling").
+    own = {k for key in plan.sections for k in keys(section_title(key)) | description_keys(key)}
+    weights = {t: index.weight(t) * _CUE_WEIGHT for t in plan.cue_words - own if t in index.idf}
     if not plan.terms:
         weights = {}
     weights.update({t: index.weight(t) for t in plan.terms})
