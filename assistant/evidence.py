@@ -25,7 +25,7 @@ from assistant.corpus import DocumentIndex
 from assistant.items import Item
 from assistant.planning import Plan, description_keys, numerals, request_keys
 from assistant.sections import section_title
-from assistant.text import edit_distance, fold, keys
+from assistant.text import edit_distance, fold, key_sequence, keys
 from assistant.vocabulary import vocabulary
 
 _CUE_WEIGHT = 0.5
@@ -54,6 +54,7 @@ def read_in(index: DocumentIndex, plan: Plan) -> Plan:
     what the whole blueprint is about: "where should the robot fleet be after a year" asks
     the Head of Robotics Fleet Operations' 12-month goals, not the items that say "fleet".
     """
+    plan = _named(index, plan)
     if not plan.sections:
         return plan
     columns: frozenset[str] = frozenset().union(
@@ -64,6 +65,31 @@ def read_in(index: DocumentIndex, plan: Plan) -> Plan:
     if all(any(_same_word(t, s) for s in subject) for t in kept):
         kept = {}
     return plan if len(kept) == len(plan.terms) else replace(plan, terms=kept)
+
+
+def _named(index: DocumentIndex, plan: Plan) -> Plan:
+    """The plan of a question that spells out the name of an item of the document.
+
+    "What change failure rate should she aim for?" names the KPI "Change failure rate": its
+    words are the topic (though "change" is a comparison word and "failure" a risk cue), and
+    the section of the item so named is the one asked for when the name holds every word that
+    cued a section.
+    """
+    question = key_sequence(plan.residual)
+    found = [
+        name
+        for name in index.names
+        if any(tuple(question[i : i + len(name)]) == name for i in range(len(question)))
+    ]
+    if not found:
+        return plan
+    name = max(found, key=len)
+    words = keys(" ".join(name))
+    terms = {**plan.terms, **{k: k for k in words if k not in plan.terms}}
+    if plan.cue_words and not plan.cue_words <= words:
+        return replace(plan, terms=terms)
+    sections = list(dict.fromkeys(index.items[p].chunk.section_key for p in index.names[name]))
+    return replace(plan, terms=terms, sections=sections, cued=frozenset(sections))
 
 
 @cache

@@ -42,18 +42,23 @@ class Item:
         return "\n".join([self.text, *(f"{_CHILD}{child}" for child in self.children)])
 
     @property
-    def head(self) -> str:
-        """What the item is about.
+    def name(self) -> str:
+        """What the item names itself.
 
-        A row's first cell; a label before a colon ("Reports to: the VP…"); else its first
-        words (what a sentence or a bullet is about comes first).
+        A row's first cell, a label before a colon ("Reports to: the VP…"), or nothing.
         """
         if self.kind == "row":
             return self.text.split(" | ", 1)[0].partition(": ")[2] or self.text
         label, colon, rest = self.text.partition(": ")
-        if colon and rest and len(label) <= 60:
-            return label
-        return " ".join(self.text.split()[:_HEAD_WORDS])
+        return label if colon and rest and len(label) <= 60 else ""
+
+    @property
+    def head(self) -> str:
+        """What the item is about.
+
+        Its name, else its first words (what a sentence or a bullet is about comes first).
+        """
+        return self.name or " ".join(self.text.split()[:_HEAD_WORDS])
 
     @property
     def flat(self) -> str:

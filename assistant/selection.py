@@ -157,9 +157,10 @@ def _topic(
     Items elsewhere that hold more of the topic win when the part was only implied by a time
     phrase or a weak cue ("coverage at 6 months"), when they hold every word of a topic of
     several words and the part's matches do not ("compliance control coverage"), or when they
-    are as close to the question as the part's own matches. When the part holds none, a
-    one-word topic found elsewhere wins only if closer to the question than anything in the
-    part (else it is a word in passing: "mistakes to avoid" is no soft skill).
+    are as close to the question as the part's own matches and none of those is named for the
+    topic ("Performance: k6, Gatling" answers "performance testing tools"). When the part
+    holds none, a one-word topic found elsewhere wins only if closer to the question than
+    anything in the part (else it is a word in passing: "mistakes to avoid" is no soft skill).
     """
     # A subsection the question names is where its topic is looked for (else the section).
     # Within a section the question names by its words, the best matches there are enough.
@@ -172,11 +173,17 @@ def _topic(
         # Every word of a topic of several words, found together, is the topic itself.
         whole = terms > 1 and _complete(scored, elsewhere) and not _complete(scored, inside)
         bar = _closeness(scored, inside) - _CLOSE if inside else best(region, "dense")
-        if not firm or whole or _closeness(scored, elsewhere) >= bar:
+        closer = _closeness(scored, elsewhere) >= bar and not _named(scored, inside)
+        if not firm or whole or closer:
             return Selection("items", elsewhere, notes=["topic found in another section"])
     if inside:
         return Selection("items", inside, notes=["topic found in the part asked for"])
     return None
+
+
+def _named(scored: Sequence[Scored], items: Sequence[Item]) -> bool:
+    chosen = {id(i) for i in items}
+    return any(s.head > 0 for s in scored if id(s.item) in chosen)
 
 
 def _complete(scored: Sequence[Scored], items: Sequence[Item]) -> bool:
@@ -217,8 +224,9 @@ def _cue_items(
         return []  # none, or so many that the words are the section's own
     if telling & described:
         # Words of the section's description pick a bullet or a row that spells them ("CTO
-        # (Reports To)"), not a sentence of prose about the section ("These are the measures").
-        hits = [s for s in hits if s.item.kind != "sentence"]
+        # (Reports To)"), or a sentence they name ("Reports to: the VP of Engineering"), not
+        # prose about the section ("These are the measures the director is held to").
+        hits = [s for s in hits if s.item.kind != "sentence" or s.item.name]
     hits = [s for s in hits if telling <= index.head_keys[s.position]] or hits
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
 
@@ -269,7 +277,8 @@ def _topic_items(
         for s in pool
         if s.lexical >= limits.runner_up * top
         and s.whole >= limits.topic_floor
-        and s.dense >= limits.topic_dense
+        # An item named for the topic is about it however short ("Performance: k6, Gatling").
+        and (s.dense >= limits.topic_dense or s.head >= s.lexical / 2)
     ]
     if not candidates:
         return []
