@@ -233,9 +233,12 @@ def _role_phrase(text: str) -> tuple[str, tuple[int, int]] | None:
 
 @cache
 def _boundary_words() -> frozenset[str]:
-    """Words that end a role phrase: stopwords, request words and the words of section cues."""
+    """Words that end a role phrase: stopwords, request words and one-word section cues."""
     vocab = vocabulary()
-    cue_words = {w for s in vocab.sections for cue in s.cues for w in _TOKEN.findall(fold(cue))}
+    # One-word cues only: "ai" of the cue "ai impact" is also the AI of "VP of Data and AI".
+    cue_words = {
+        cue for section in vocab.sections for cue in section.cues if len(words_of(cue)) == 1
+    }
     keep = {"and", "of"}
     return frozenset((STOPWORDS | vocab.questions.request | cue_words) - keep - vocab.roles.nouns)
 

@@ -102,6 +102,14 @@ def test_unknown_role_keeps_readable_casing(resolver: RoleResolver) -> None:
     ]
 
 
+def test_an_unknown_title_keeps_words_that_are_also_part_of_a_section_cue() -> None:
+    # "ai" is a word of the cue "ai impact", and part of the title.
+    empty = RoleResolver([])
+    assert empty.resolve("What KPIs does the VP of Data and AI own?").unknown == [
+        "VP of Data and AI"
+    ]
+
+
 def test_question_without_a_role_names_none(resolver: RoleResolver) -> None:
     resolution = resolver.resolve("What is the capital of France?")
     assert resolution.roles == [] and resolution.unknown == []
