@@ -25,7 +25,7 @@ from assistant.corpus import DocumentIndex
 from assistant.items import Item
 from assistant.planning import Plan, description_keys, numerals, request_keys
 from assistant.sections import section_title
-from assistant.text import edit_distance, fold, key_sequence, keys
+from assistant.text import edit_distance, fold, key_sequence, keys, spellings
 from assistant.vocabulary import vocabulary
 
 _CUE_WEIGHT = 0.5
@@ -84,8 +84,9 @@ def _named(index: DocumentIndex, plan: Plan) -> Plan:
     if not found:
         return plan
     name = max(found, key=len)
-    words = keys(" ".join(name))
-    terms = {**plan.terms, **{k: k for k in words if k not in plan.terms}}
+    spelled = spellings(plan.residual)
+    words = keys(" ".join(spelled.get(k, k) for k in name))
+    terms = {**plan.terms, **{k: spelled.get(k, k) for k in words if k not in plan.terms}}
     if plan.cue_words and not plan.cue_words <= words:
         return replace(plan, terms=terms)
     sections = list(dict.fromkeys(index.items[p].chunk.section_key for p in index.names[name]))

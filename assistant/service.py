@@ -364,6 +364,11 @@ class Assistant:
         snapshot = prepared.snapshot
         index = self._reader.document(snapshot, snapshot.serving[role.id][0])
         plan = read_in(index, prepared.plan)
+        if plan is not prepared.plan:
+            topic = ", ".join(plan.terms.values()) or "none"
+            prepared.notes.append(
+                f"{role.role}: read against the blueprint as {plan.sections}, topic {topic}"
+            )
         scored = score_items(index, plan, query)
         if role.coverage is RoleCoverage.SUMMARY:
             prepared.retrieved.extend(_ranked(scored, [], self._settings.top_k))

@@ -82,6 +82,14 @@ def key_sequence(text: str) -> list[str]:
     return [term_key(t) for t in _TOKEN.findall(fold(text))]
 
 
+def spellings(text: str) -> dict[str, str]:
+    """Each word key of a text, with the word the text spells it as (its first one)."""
+    found: dict[str, str] = {}
+    for token in _TOKEN.findall(fold(text)):
+        found.setdefault(term_key(token), token)
+    return found
+
+
 def keys(text: str) -> set[str]:
     """The keys of a text's words, without stopwords and single characters."""
     return {term_key(t) for t in tokens(text) if len(t) > 1}
