@@ -59,6 +59,14 @@ def role_tokens(text: str) -> list[str]:
     return [token.text for token in _canonical(text)]
 
 
+def role_key(title: str) -> str:
+    """What two spellings of one role title share: its canonical tokens, in order.
+
+    "Director of SRE" and "Director of Site Reliability Engineering" have the same key.
+    """
+    return " ".join(role_tokens(title))
+
+
 @cache
 def _phrases() -> list[tuple[list[str], str]]:
     """The spelled-out phrases as folded words, longest first (so the longest one wins)."""

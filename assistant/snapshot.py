@@ -19,7 +19,7 @@ from assistant.corpus import DocumentIndex
 from assistant.manifest import DocumentRecord, MissingGenerationError, StaleReadError
 from assistant.models import Chunk, RoleCoverage, RoleInfo
 from assistant.planning import Planner
-from assistant.roles import RoleResolver
+from assistant.roles import RoleResolver, role_key
 from assistant.store import ChunkStore
 
 log = logging.getLogger(__name__)
@@ -171,16 +171,21 @@ def _as_recorded(chunk: Chunk, record: DocumentRecord) -> Chunk:
 
 
 def _serving(records: Mapping[str, DocumentRecord]) -> dict[str, tuple[str, ...]]:
-    """Per role, the one document answers come from: the newest full blueprint, else a summary."""
+    """Per role, the one document answers come from: the newest full blueprint, else a summary.
+
+    Documents whose titles spell one role two ways ("Director of SRE" in a listing, "Director
+    of Site Reliability Engineering" synced from the blog) are one role: the full blueprint
+    serves it, under its own id.
+    """
     by_role: dict[str, list[DocumentRecord]] = defaultdict(list)
     for record in records.values():
-        by_role[record.role_id].append(record)
+        by_role[role_key(record.role)].append(record)
     serving: dict[str, tuple[str, ...]] = {}
-    for role_id, candidates in by_role.items():
+    for candidates in by_role.values():
         full = [r for r in candidates if r.coverage is RoleCoverage.FULL]
         pool = full or candidates
         best = max(pool, key=lambda r: (r.modified, r.generation, r.doc_id))
-        serving[role_id] = (best.doc_id,)
+        serving[best.role_id] = (best.doc_id,)
     return serving
 
 
@@ -189,7 +194,7 @@ def _catalogue(
 ) -> list[RoleInfo]:
     """One entry per role, described by the document that serves it."""
     summaries = {
-        r.role_id: r.summary for r in records.values() if r.coverage is RoleCoverage.SUMMARY
+        role_key(r.role): r.summary for r in records.values() if r.coverage is RoleCoverage.SUMMARY
     }
     catalogue = []
     for role_id, docs in serving.items():
@@ -202,7 +207,7 @@ def _catalogue(
                 sections=record.sections,
                 source=record.source,
                 url=record.url,
-                summary=summaries.get(role_id) or record.summary,
+                summary=summaries.get(role_key(record.role)) or record.summary,
             )
         )
     return sorted(catalogue, key=lambda r: r.role.lower())

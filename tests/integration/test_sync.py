@@ -20,6 +20,7 @@ from assistant.embeddings import Embedder
 from assistant.items import chunk_items
 from assistant.manifest import DocumentRecord
 from assistant.models import AnswerCoverage, Chunk, IngestReport, RoleCoverage
+from assistant.roles import role_key
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.snapshot import SnapshotReader
@@ -490,6 +491,23 @@ def test_a_synced_full_blueprint_replaces_a_listed_summary_in_answers(
     assert sync().documents_pruned == 1
     # The post is gone from the site: the role is a summary again.
     assert assistant.ask(KPI_QUESTION).coverage is AnswerCoverage.PARTIAL
+
+
+def test_a_full_blueprint_titled_in_full_replaces_the_summary_listed_by_acronym(
+    tmp_settings: Settings, embedder: Embedder
+) -> None:
+    with WordPressStub(generated=0, bundled=False, sections=SECTIONS) as site:
+        site.add_post("Director of Site Reliability Engineering")
+        sync = Syncs(site, tmp_settings, embedder)
+        Ingestor(sync.store, embedder, chunk_size=tmp_settings.chunk_size).ingest([LISTING])
+        sync()
+    sre = [r for r in catalogue(sync.store) if role_key(r.role) == role_key("Director of SRE")]
+    assert [(r.role, r.coverage) for r in sre] == [
+        ("Director of Site Reliability Engineering", RoleCoverage.FULL)
+    ]
+    answer = Assistant(tmp_settings, sync.store, embedder).ask(KPI_QUESTION)
+    assert answer.coverage is AnswerCoverage.ANSWERED
+    assert answer.roles == ["Director of Site Reliability Engineering"]
 
 
 def test_a_rebuilt_index_keeps_synced_posts_and_the_next_sync_changes_nothing(
