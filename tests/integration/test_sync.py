@@ -494,17 +494,25 @@ def test_a_synced_full_blueprint_replaces_a_listed_summary_in_answers(
 
 
 def test_a_full_blueprint_titled_in_full_replaces_the_summary_listed_by_acronym(
-    tmp_settings: Settings, embedder: Embedder
+    tmp_settings: Settings, embedder: Embedder, tmp_path: Path
 ) -> None:
+    # The bundled listing has both spellings, as two roles; this one only the acronym.
+    entries = LISTING.read_text(encoding="utf-8").split("Read more »")
+    listing = tmp_path / "listing.txt"
+    listing.write_text(
+        "Read more »".join(e for e in entries if "Site Reliability Engineering:" not in e),
+        encoding="utf-8",
+    )
     with WordPressStub(generated=0, bundled=False, sections=SECTIONS) as site:
         site.add_post("Director of Site Reliability Engineering")
         sync = Syncs(site, tmp_settings, embedder)
-        Ingestor(sync.store, embedder, chunk_size=tmp_settings.chunk_size).ingest([LISTING])
+        Ingestor(sync.store, embedder, chunk_size=tmp_settings.chunk_size).ingest([listing])
         sync()
     sre = [r for r in catalogue(sync.store) if role_key(r.role) == role_key("Director of SRE")]
     assert [(r.role, r.coverage) for r in sre] == [
         ("Director of Site Reliability Engineering", RoleCoverage.FULL)
     ]
+    assert sre[0].summary.startswith("The Director of SRE leads")  # the listing's words
     answer = Assistant(tmp_settings, sync.store, embedder).ask(KPI_QUESTION)
     assert answer.coverage is AnswerCoverage.ANSWERED
     assert answer.roles == ["Director of Site Reliability Engineering"]
