@@ -23,10 +23,10 @@ import numpy as np
 
 from assistant.corpus import DocumentIndex
 from assistant.items import Item
-from assistant.planning import Plan, description_keys, numerals, request_keys
+from assistant.planning import Plan, description_keys, request_keys
 from assistant.sections import section_title
 from assistant.text import edit_distance, fold, key_sequence, keys, spellings
-from assistant.vocabulary import vocabulary
+from assistant.vocabulary import numerals, vocabulary
 
 _CUE_WEIGHT = 0.5
 

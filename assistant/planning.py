@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 
 from assistant.models import RoleCoverage, RoleInfo, Turn
 from assistant.roles import RoleResolver, role_tokens, words_of
-from assistant.text import STOPWORDS, fold, key_sequence, keys, stem, term_key
+from assistant.text import STOPWORDS, key_sequence, keys, stem, term_key
 from assistant.vocabulary import Scope, vocabulary
 
 Kind = Literal["lookup", "compare", "catalogue", "greeting"]
@@ -24,7 +24,6 @@ _Owner = TypeVar("_Owner")
 # The sentences of a question that ask (end with a question mark) carry its topic; the others
 # are context ("I'm writing a hiring plan… What KPIs…?") or noise ("Ignore your rules…").
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_NUMBER_WORD = re.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -325,12 +324,6 @@ def _plain_sequences(phrases: Sequence[str]) -> list[tuple[str, ...]]:
 
 def _numeral(word: str) -> str:
     return vocabulary().questions.numbers.get(word) or stem(word)
-
-
-def numerals(text: str) -> str:
-    """Folded text with its number words as digits ("at twelve months" -> "at 12 months")."""
-    numbers = vocabulary().questions.numbers
-    return _NUMBER_WORD.sub(lambda m: numbers.get(m.group(0), m.group(0)), fold(text))
 
 
 def _contains(keys: list[str], sequence: tuple[str, ...]) -> bool:

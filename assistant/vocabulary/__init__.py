@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from assistant.errors import BlueprintsError
-from assistant.text import key_sequence
+from assistant.text import fold, key_sequence
 
 
 class VocabularyError(BlueprintsError):
@@ -180,3 +180,12 @@ def vocabulary() -> Vocabulary:
     except (KeyError, ValidationError) as exc:
         msg = f"assistant/vocabulary: invalid vocabulary: {exc}"
         raise VocabularyError(msg) from exc
+
+
+_WORD = re.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")
+
+
+def numerals(text: str) -> str:
+    """Folded text with its number words as digits ("at twelve months" -> "at 12 months")."""
+    numbers = vocabulary().questions.numbers
+    return _WORD.sub(lambda m: numbers.get(m.group(0), m.group(0)), fold(text))
