@@ -12,6 +12,7 @@ from assistant.text import STOPWORDS, edit_distance, fold, stem, tokens
 from assistant.vocabulary import RoleVocabulary, vocabulary
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+_ALIAS_WORDS = 6
 
 
 def _roles() -> RoleVocabulary:
@@ -101,12 +102,34 @@ class Resolution:
     """Where the question names roles, as (first word, word after the last) of `words_of`."""
 
 
+def declared_aliases(text: str) -> list[str]:
+    """The other titles a blueprint gives its role ("Also known as: Head of CX Operations").
+
+    What follows a marker (roles.toml's `alias_markers`) up to the end of its sentence is cut
+    at commas, semicolons and "or"; the pieces that name a job (a job noun in at most six
+    words) are aliases.
+    """
+    roles = _roles()
+    folded = fold(text)
+    found: list[str] = []
+    for marker in roles.alias_markers:
+        for hit in re.finditer(rf"(?<![a-z0-9]){re.escape(marker)}(?![a-z0-9])", folded):
+            rest = re.split(r"[.;!?\n(]", folded[hit.end() :].lstrip(" :"), maxsplit=1)[0]
+            for piece in re.split(r",|\bor\b|\band\b(?= [a-z]+ of\b)", rest):
+                words = [w for w in words_of(piece) if w not in {"a", "an", "the"}]
+                if 0 < len(words) <= _ALIAS_WORDS and any(stem(w) in roles.nouns for w in words):
+                    found.append(" ".join(_display_word(w) for w in words))
+    return list(dict.fromkeys(found))
+
+
 class RoleResolver:
-    """Finds the catalogue's roles in free text."""
+    """Finds the catalogue's roles in free text, by their titles and the aliases they declare."""
 
     def __init__(self, catalogue: list[RoleInfo]) -> None:
         self._roles = catalogue
         self._titles = [(role, role_tokens(role.role)) for role in catalogue]
+        self._titles += [(role, role_tokens(a)) for role in catalogue for a in role.aliases]
+        self._by_id = {role.id: role for role in catalogue}
         self._vocabulary = {t for _, title in self._titles for t in title}
 
     def resolve(self, text: str) -> Resolution:
@@ -141,9 +164,11 @@ class RoleResolver:
         unknown, span = found
         # A shortened title ("the VP", "Head of Data") that only one role can mean is that role.
         wanted = set(role_tokens(unknown))
-        covering = [role for role, title in self._titles if wanted and wanted <= set(title)]
+        covering = list(
+            {role.id: role for role, title in self._titles if wanted and wanted <= set(title)}
+        )
         if len(covering) == 1:
-            return Resolution(covering, [], [], [span])
+            return Resolution([self._by_id[covering[0]]], [], [], [span])
         return Resolution([], [unknown], self.suggest(unknown), [span])
 
     def suggest(self, phrase: str, limit: int = 3) -> list[str]:
@@ -157,7 +182,7 @@ class RoleResolver:
                 weight = sum(0.5 if t in _roles().nouns else 1.0 for t in shared)
                 scored.append((weight / len(set(title) | wanted), role.role))
         scored.sort(key=lambda item: (-item[0], item[1]))
-        return [name for _, name in scored[:limit]]
+        return list(dict.fromkeys(name for _, name in scored))[:limit]
 
     def find(self, name: str) -> RoleInfo | None:
         """A role by id or by (aliased) title, for an explicit `--role`."""

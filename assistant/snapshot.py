@@ -19,7 +19,7 @@ from assistant.corpus import DocumentIndex
 from assistant.manifest import DocumentRecord, MissingGenerationError, StaleReadError
 from assistant.models import Chunk, RoleCoverage, RoleInfo
 from assistant.planning import Planner
-from assistant.roles import RoleResolver, role_key
+from assistant.roles import RoleResolver, declared_aliases, role_key
 from assistant.store import ChunkStore
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,10 @@ def _serving(records: Mapping[str, DocumentRecord]) -> dict[str, tuple[str, ...]
 def _catalogue(
     records: Mapping[str, DocumentRecord], serving: Mapping[str, tuple[str, ...]]
 ) -> list[RoleInfo]:
-    """One entry per role, described by the document that serves it."""
+    """One entry per role, described by the document that serves it.
+
+    Its aliases are the other titles the document's summary gives the role.
+    """
     summaries: dict[str, str] = {}
     for record in records.values():
         if record.coverage is RoleCoverage.SUMMARY and record.summary:
@@ -207,6 +210,7 @@ def _catalogue(
     catalogue = []
     for role_id, docs in serving.items():
         record = records[docs[0]]
+        own = role_key(record.role)
         catalogue.append(
             RoleInfo(
                 role=record.role,
@@ -215,9 +219,8 @@ def _catalogue(
                 sections=record.sections,
                 source=record.source,
                 url=record.url,
-                summary=summaries.get(role_id)
-                or summaries.get(role_key(record.role))
-                or record.summary,
+                summary=summaries.get(role_id) or summaries.get(own) or record.summary,
+                aliases=[a for a in declared_aliases(record.summary) if role_key(a) != own],
             )
         )
     return sorted(catalogue, key=lambda r: r.role.lower())

@@ -93,6 +93,7 @@ class RoleVocabulary(BaseModel):
     nouns: frozenset[str]
     ranks: list[str]
     qualifiers: list[str]
+    alias_markers: list[str]
     acronyms: frozenset[str]
 
 

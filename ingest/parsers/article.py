@@ -477,9 +477,9 @@ def _li_items(li: Tag) -> list[ListItem]:
     if children and isinstance(children[0], Tag) and children[0].name in HEADING_TAGS:
         # A card (`<li><h4>Telephony</h4><p>Talkdesk, Five9</p></li>`): its title labels it.
         title = heading_text(children[0])
-        rest = [c for c in children[1:] if not (isinstance(c, Tag) and c.name in _LIST_TAGS)]
-        body = clean(" ".join(text_lines(rest)))
-        if title and body and len(rest) == len(children) - 1:
+        nested = any(isinstance(c, Tag) and c.name in _LIST_TAGS for c in children[1:])
+        body = clean(" ".join(text_lines(children[1:])))
+        if title and body and not nested:
             return [ListItem(text=f"{title}: {body}")]
     # `None` ends the last run of text.
     for child in [*li.children, None]:

@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.models import RoleCoverage, RoleInfo
-from assistant.roles import RoleResolver, role_tokens
+from assistant.roles import RoleResolver, declared_aliases, role_tokens
 
 TITLES = [
     "VP of Data and AI",
@@ -130,3 +130,38 @@ def test_a_shortened_title_only_one_role_fits_resolves_to_it(resolver: RoleResol
 def test_a_shortened_title_many_roles_fit_stays_unknown(resolver: RoleResolver) -> None:
     resolution = resolver.resolve("what does the director own?")
     assert resolution.roles == [] and resolution.unknown == ["Director"]
+
+
+def test_a_blueprint_declares_other_titles_of_its_role() -> None:
+    text = (
+        "In smaller companies the same job is often called Fraud Lead; in banks it sits under "
+        "the title Head of Fraud Strategy. Also known as: VP of Risk Operations, or Risk Director."
+    )
+    assert sorted(declared_aliases(text)) == [
+        "Fraud Lead",
+        "Head of Fraud Strategy",
+        "Risk Director",
+        "VP of Risk Operations",
+    ]
+    assert declared_aliases("It is also known as a demanding job, and it pays well.") == []
+
+
+def test_a_declared_alias_resolves_to_its_role_but_a_title_match_wins() -> None:
+    payments = RoleInfo(
+        role="Head of Payments Risk",
+        id="head-of-payments-risk",
+        coverage=RoleCoverage.FULL,
+        sections=[],
+        source="t",
+        aliases=["Head of Fraud Strategy", "Head of Engineering"],
+    )
+    engineering = RoleInfo(
+        role="Head of Engineering",
+        id="head-of-engineering",
+        coverage=RoleCoverage.SUMMARY,
+        sections=[],
+        source="t",
+    )
+    resolver = RoleResolver([payments, engineering])
+    assert names(resolver, "What does a Head of Fraud Strategy do?") == ["Head of Payments Risk"]
+    assert names(resolver, "What does the Head of Engineering do?") == ["Head of Engineering"]
