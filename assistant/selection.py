@@ -96,7 +96,8 @@ def select(
     narrowed = _narrow(index, plan, region, set(asked))
 
     if plan.terms and not _titles_hold(index, plan, narrowed, region):
-        firm = bool(set(asked) & set(plan.cued))
+        # Named by the question's words, or by a time phrase that found its subsection.
+        firm = bool(set(asked) & set(plan.cued)) or (bool(plan.scopes) and narrowed is not region)
         known = sum(1 for t in plan.terms if t in index.idf)
         chosen = _topic(scored, region, narrowed, limits, asked=bool(asked), firm=firm, terms=known)
         if chosen is not None:
