@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request, status
@@ -15,17 +16,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
-from api import routes
+from api import routes, telemetry
 from api.deps import require_api_key
+from api.docs import mount_docs
 from api.feedback import AnswerLog
+from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import (
     REQUEST_ID_HEADER,
     RateLimiter,
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
+from assistant.embeddings import load_embedder
 from assistant.errors import EmptyIndexError, QuestionError, StoreUnavailableError
-from assistant.service import Assistant, build_assistant
+from assistant.service import Assistant, IndexStats, build_assistant
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,7 +42,11 @@ _log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     """Build the app; its lifespan builds the assistant once unless one is given."""
     settings = settings or Settings()
-    answer_log = AnswerLog(settings.feedback_path)
+    metrics = Metrics(
+        settings, index_stats=lambda: _index_stats(app), embedder=lambda: app.state.embedder
+    )
+    answer_log = AnswerLog(settings.feedback_path, observer=metrics)
+    tracer_provider = telemetry.install(settings)
     ledger = _open_ledger(settings)
 
     @asynccontextmanager
@@ -47,8 +55,15 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             stack.callback(answer_log.close)
             if ledger is not None:
                 await stack.enter_async_context(ledger.running())
+            if tracer_provider is not None:  # spans of answers finishing now are sent too
+                stack.callback(tracer_provider.force_flush)
             if app.state.assistant is None:
-                assistant = app.state.assistant = await run_in_threadpool(build_assistant, settings)
+                # Loaded here, not inside build_assistant, so /metrics can read its cache.
+                embedder = partial(load_embedder, settings, allow_export=False)
+                app.state.embedder = await run_in_threadpool(embedder)
+                assistant = app.state.assistant = await run_in_threadpool(
+                    partial(build_assistant, settings, embedder=app.state.embedder)
+                )
                 app.state.slack = _mount_slack(app, settings, assistant, answer_log, ledger)
             _log.info(
                 "API ready: auth %s, %d requests/min per client, answers and feedback in %s",
@@ -69,10 +84,14 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         version="0.1.0",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        docs_url=None,  # served from installed files instead of a CDN: see api/docs.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.answer_log = answer_log
+    app.state.metrics = metrics
     app.state.assistant = assistant
+    app.state.embedder = None
     app.state.slack = None
     if assistant is not None:
         app.state.slack = _mount_slack(app, settings, assistant, answer_log, ledger)
@@ -85,7 +104,12 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     else:
         app.include_router(routes.api)
     app.include_router(routes.probes)
+    if settings.api_key and settings.metrics_require_key:
+        app.include_router(routes.monitoring, dependencies=[Depends(require_api_key)])
+    else:
+        app.include_router(routes.monitoring)
     app.include_router(routes.page)
+    mount_docs(app)
     app.mount("/static", StaticFiles(directory=routes.STATIC_DIR), name="static")
     _document_question_limit(app, settings.max_question_chars)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -104,7 +128,15 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.routes)
+    if tracer_provider is not None:
+        telemetry.instrument(app, tracer_provider)
     return app
+
+
+def _index_stats(app: FastAPI) -> IndexStats | None:
+    assistant: Assistant | None = app.state.assistant
+    return assistant.index_stats() if assistant is not None else None
 
 
 def _document_question_limit(app: FastAPI, max_chars: int) -> None:

@@ -11,11 +11,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import FileResponse
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from api.deps import AnswerLogDep, AssistantDep, SettingsDep, VoterDep
+from api.deps import AnswerLogDep, AssistantDep, MetricsDep, SettingsDep, VoterDep
 from api.feedback import AnswerLog, Rating, UnknownAnswerError
 from api.middleware import request_id_var
 from assistant.errors import BlueprintsError, EmptyIndexError, QuestionError
@@ -23,6 +25,7 @@ from assistant.models import Answer, RoleDetail, RoleInfo, StreamEvent, Turn
 from assistant.service import Assistant
 
 STATIC_DIR = Path(__file__).parent / "static"
+ANSWER_ID_ATTRIBUTE = "blueprints.answer_id"
 # The chat page loads nothing but its own files, which keeps injected markup inert.
 _PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -55,6 +58,7 @@ api = APIRouter(
     },
 )
 probes = APIRouter(tags=["probes"])
+monitoring = APIRouter(include_in_schema=False)  # for Prometheus, not API clients
 page = APIRouter(include_in_schema=False)
 
 
@@ -115,6 +119,10 @@ def _keep(answers: AnswerLog, question: str) -> Callable[[Answer], None]:
     """Store served answers; a failure to store is logged, and the answer still served."""
 
     def keep(answer: Answer) -> None:
+        # The request's span names what it served: a vote on an answer finds its trace.
+        span = trace.get_current_span()
+        span.set_attribute(ANSWER_ID_ATTRIBUTE, answer.id)
+        span.set_attribute("blueprints.coverage", answer.coverage.value)
         try:
             answers.store_answer(answer, question=question, source="api")
         except Exception:
@@ -281,6 +289,12 @@ async def readyz(request: Request, response: Response) -> Readiness:
     if readiness.status != "ready":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return readiness
+
+
+@monitoring.get("/metrics")
+async def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus metrics (the text exposition format)."""
+    return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE_LATEST)
 
 
 @page.get("/")
