@@ -121,6 +121,19 @@ class AnswerObserver(Protocol):
         ...
 
 
+class AnswerRow(BaseModel):
+    """The columns of an answer on record that a report counts (not its whole JSON)."""
+
+    id: str
+    created_at: datetime
+    source: Source
+    question: str
+    standalone_question: str
+    coverage: str
+    roles: list[str]
+    answerer: str
+
+
 class StoredAnswer(BaseModel):
     """An answer on record, with the question as it was asked."""
 
@@ -347,6 +360,23 @@ class AnswerLog:
                 .fetchall()
             )
         return [Vote.model_validate(dict(zip(_VOTE_FIELDS, row, strict=True))) for row in rows]
+
+    def answers_since(self, since: date | None = None) -> list[AnswerRow]:
+        """Every answer served on or after `since` (UTC), oldest first, without its JSON."""
+        where, params = ("WHERE created_at >= ?", (_day_start(since),)) if since else ("", ())
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT id, created_at, source, question, standalone_question, coverage,"
+                f" roles, answerer FROM answers {where} ORDER BY created_at, id",
+                params,
+            ).fetchall()
+        fields = ("id", "created_at", "source", "question", "standalone_question", "coverage")
+        return [
+            AnswerRow(
+                **dict(zip(fields, row[:6], strict=True)), roles=json.loads(row[6]), answerer=row[7]
+            )
+            for row in rows
+        ]
 
     def export(
         self, *, rating: Rating | None = None, since: date | None = None
