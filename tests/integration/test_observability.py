@@ -149,6 +149,7 @@ async def test_docs_and_redoc_load_only_local_assets(client_for: ClientFactory) 
         assert "/docs-assets/" in page.text
         assert "cdn" not in page.text.lower()
         assert "fonts.googleapis" not in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
     assert [asset.status_code for asset in assets] == [200, 200, 200]
     assert len(assets[0].content) > 500_000  # Swagger UI itself, not a stub
 
