@@ -126,7 +126,7 @@ def aggregate(
         coverage=dict(coverage),
         sources=dict(Counter(row.source for row in answers)),
         votes=_votes(rated, since),
-        per_day=_per_day(answers, since, until),
+        per_day=_per_day(answers, until),
         not_found=_gaps(answers, AnswerCoverage.NOT_FOUND),
         partial=_gaps(answers, AnswerCoverage.PARTIAL),
         downvotes=_downvotes(rated, since),
@@ -134,20 +134,21 @@ def aggregate(
     )
 
 
-def _per_day(answers: list[AnswerRow], since: date | None, until: date) -> list[DayCount]:
-    """Every day of the period, the quiet ones too (a gap in a chart is a day with none)."""
-    if not answers and since is None:
+def _per_day(answers: list[AnswerRow], until: date) -> list[DayCount]:
+    """Every day from the first question to `until`, the quiet ones too (at zero).
+
+    From the first question, not from `since`: days before it carry nothing, and a `since`
+    far in the past must not make a list of every day since.
+    """
+    if not answers:
         return []
-    first = since or min(row.created_at.astimezone(UTC).date() for row in answers)
-    last = max([until, *(row.created_at.astimezone(UTC).date() for row in answers)])
-    days = {
-        first + timedelta(days=n): DayCount(day=first + timedelta(days=n))
-        for n in range((last - first).days + 1)
-    }
-    for row in answers:
-        day = days[row.created_at.astimezone(UTC).date()]
-        setattr(day, row.coverage, getattr(day, row.coverage) + 1)
-    return list(days.values())
+    asked = [row.created_at.astimezone(UTC).date() for row in answers]
+    first, last = min(asked), max([until, *asked])
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    counts = {day: DayCount(day=day) for day in days}
+    for row, day in zip(answers, asked, strict=True):
+        setattr(counts[day], row.coverage, getattr(counts[day], row.coverage) + 1)
+    return list(counts.values())
 
 
 def _gaps(answers: list[AnswerRow], coverage: AnswerCoverage) -> list[Gap]:

@@ -197,6 +197,8 @@ def test_since_keeps_later_questions_and_votes_only(usage: Rows, path: Path) -> 
     assert [d.day.day for d in found.per_day] == [8, 9, 10]
     assert found.votes == {"up": 0, "down": 1}
     assert [v.answer_id for v in found.downvotes] == ["a-9"]
+    # A day long before the first question does not make a list of every day since.
+    assert report(path, since=date(1, 1, 1)).per_day[0].day == date(2025, 3, 3)
 
 
 def test_an_empty_log_makes_an_empty_report(rows: Rows, path: Path) -> None:
