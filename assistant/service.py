@@ -18,6 +18,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace as otel_trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 from assistant import embeddings
 from assistant.answering import AnswerContext, Answerer, Draft, Finding
@@ -305,19 +306,24 @@ class Assistant:
             return _declined(prepared, text)
 
         evidence_started = perf_counter()
-        with _TRACER.start_as_current_span("embeddings") as span:
-            # Named as the OpenTelemetry GenAI conventions name an embeddings call.
+        # Named as the OpenTelemetry GenAI conventions name an embeddings call.
+        with _TRACER.start_as_current_span(f"embeddings {self._embedder.name}") as span:
             span.set_attribute("gen_ai.operation.name", "embeddings")
+            # No registered provider runs a local model: the library that defines it.
+            span.set_attribute("gen_ai.provider.name", "sentence_transformers")
             span.set_attribute("gen_ai.request.model", self._embedder.name)
             query = self._embedder.embed_query(plan.residual)
         prepared.timings["embed"] = _ms(evidence_started)
-        with _TRACER.start_as_current_span("retrieval") as span:
+        collection = self._settings.collection
+        with _TRACER.start_as_current_span(f"retrieval {collection}") as span:
+            span.set_attribute("gen_ai.operation.name", "retrieval")
+            span.set_attribute("gen_ai.data_source.id", collection)
+            span.set_attribute("gen_ai.request.top_k", float(self._settings.top_k))
             if plan.roles:
                 self._answer_roles(prepared, query)
             else:
                 self._answer_any_role(prepared, query)
             retrieved = _distinct(prepared.retrieved)[: self._settings.top_k]
-            span.set_attribute("blueprints.top_k", self._settings.top_k)
             span.set_attribute("blueprints.retrieved.ids", [p.chunk.id for p in retrieved])
             span.set_attribute("blueprints.retrieved.scores", [p.score for p in retrieved])
         prepared.timings["evidence"] = _ms(evidence_started)
@@ -404,15 +410,16 @@ class Assistant:
             return self._extractive.answer(context)
         from assistant.llm import LLMError
 
-        with _TRACER.start_as_current_span("chat") as span:
+        provider, _, model = self._answerer.name.removeprefix("llm:").partition(":")
+        with _TRACER.start_as_current_span(f"chat {model}", kind=SpanKind.CLIENT) as span:
             span.set_attribute("gen_ai.operation.name", "chat")
-            provider, _, model = self._answerer.name.removeprefix("llm:").partition(":")
             span.set_attribute("gen_ai.provider.name", provider)
             span.set_attribute("gen_ai.request.model", model)
             try:
                 return self._answerer.answer(context)
             except LLMError as exc:
                 span.set_attribute("error.type", exc.kind)
+                span.set_status(StatusCode.ERROR, str(exc))
                 return self._fallback(prepared, exc.kind, f"the language model failed ({exc})")
 
     @staticmethod
