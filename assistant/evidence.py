@@ -184,15 +184,13 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
         score = float(len((question & title_keys[title]) - common[key]))
         folded = numerals(title)
         for scope in plan.scopes:
-            if scope.section == key and any(
-                _has_phrase(folded, numerals(h)) for h in scope.heading
-            ):
+            if scope.section == key and any(has_phrase(folded, numerals(h)) for h in scope.heading):
                 score += 2.0
         scores[title] = score
     return scores
 
 
-def _has_phrase(text: str, phrase: str) -> bool:
+def has_phrase(text: str, phrase: str) -> bool:
     """Whether folded `text` holds `phrase` as whole words (a plural of its last one too)."""
     return re.search(rf"(?<![a-z0-9]){re.escape(fold(phrase))}s?(?![a-z0-9])", text) is not None
 

@@ -69,7 +69,9 @@ class Finder:
         found = Found()
         for index, scored, selection in self._closest_documents(snapshot, plan, query):
             found.retrieved.extend(_ranked(scored, selection.items, self._top_k))
-            if selection.kind != "items":
+            # With no role named, only items that spell the topic answer it: a passage merely
+            # close in meaning ("pays the most" and "VP of Payments") is no answer.
+            if selection.kind != "items" or (plan.terms and selection.by_meaning):
                 continue
             best = max((s.dense for s in scored if s.item in selection.items), default=0.0)
             if plan.terms or best >= self._limits.dense_answer:
@@ -122,7 +124,10 @@ class Finder:
     ) -> bool:
         """Whether a full blueprint holds the question's topic (what a summary cannot tell)."""
         documents = self._closest_documents(snapshot, plan, query, full=True)
-        return any(selection.kind != "abstain" for _, _, selection in documents)
+        return any(
+            selection.kind != "abstain" and not (plan.terms and selection.by_meaning)
+            for _, _, selection in documents
+        )
 
     def _closest_documents(
         self, snapshot: IndexSnapshot, plan: Plan, query: list[float], *, full: bool = False

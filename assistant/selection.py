@@ -26,11 +26,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from assistant.corpus import DocumentIndex
-from assistant.evidence import Scored, best, subsection_scores, unsupported_terms
+from assistant.evidence import Scored, best, has_phrase, subsection_scores, unsupported_terms
 from assistant.items import Item
 from assistant.planning import Plan, description_keys
 from assistant.sections import section_title
 from assistant.text import keys
+from assistant.vocabulary import numerals
 
 SelectionKind = Literal["items", "part", "abstain"]
 # How much less close to the question a fuller match elsewhere may be than the part's own.
@@ -77,6 +78,8 @@ class Selection:
     items: list[Item] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    by_meaning: bool = False
+    """Chosen by closeness in meaning alone: no item spells the question's topic."""
 
 
 def select(
@@ -97,13 +100,23 @@ def select(
 
     if plan.terms and not _titles_hold(index, plan, narrowed, region):
         # Named by the question's words, or by a time phrase that found its subsection.
-        firm = bool(set(asked) & set(plan.cued)) or (bool(plan.scopes) and narrowed is not region)
+        firm = bool(set(asked) & set(plan.cued)) or (
+            narrowed is not region and any(s.names_part for s in plan.scopes)
+        )
         known = sum(1 for t in plan.terms if t in index.idf)
+        unknown = list(unsupported_terms(plan, index.words).values())
+        dense = best(region, "dense")
+        if unknown and not asked and dense < limits.dense_incidental:
+            # "Can they work from home?": with no part named, a topic word the blueprint never
+            # uses is the question, unless something in it is close in meaning anyway.
+            return Selection(
+                "abstain",
+                missing=unknown,
+                notes=[f"unknown words {sorted(unknown)}, best similarity {dense:.2f}"],
+            )
         chosen = _topic(scored, region, narrowed, limits, asked=bool(asked), firm=firm, terms=known)
         if chosen is not None:
             return chosen
-        unknown = list(unsupported_terms(plan, index.words).values())
-        dense = best(region, "dense")
         if firm:
             # A section the question names by its own words is answered even when the rest of
             # the question is words the blueprint does not use ("next career steps").
@@ -119,6 +132,10 @@ def select(
         if not asked:
             return _closest(region, limits)
     elif asked and narrowed is region:
+        # "Who is her boss?" with no "Line manager" subsection: the items that say "reports to".
+        scoped = _scope_items(plan, region, limits)
+        if scoped:
+            return Selection("items", scoped, notes=["the items the time or scope phrase names"])
         # "Who does she report to?": a cue word that a few items of the section spell out.
         cued = _cue_items(index, plan, region, limits)
         if cued:
@@ -232,6 +249,15 @@ def _cue_items(
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
 
 
+def _scope_items(plan: Plan, region: Sequence[Scored], limits: Thresholds) -> list[Item]:
+    """The few items of the section that spell a heading phrase of the question's scopes."""
+    phrases = [numerals(h) for scope in plan.scopes for h in scope.heading]
+    hits = [s for s in region if any(has_phrase(numerals(s.item.flat), p) for p in phrases)]
+    if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
+        return []
+    return [s.item for s in hits]
+
+
 def _part(region: Sequence[Scored]) -> list[Item]:
     """A part of a blueprint as an answer: its table rows when it is mostly a table."""
     rows = [s.item for s in region if s.item.kind == "row"]
@@ -336,6 +362,7 @@ def _closest(region: Sequence[Scored], limits: Thresholds) -> Selection:
         "items",
         [s.item for s in ranked[: limits.max_items]],
         notes=[f"closest by meaning ({top:.2f})"],
+        by_meaning=True,
     )
 
 

@@ -81,6 +81,9 @@ class Scope(BaseModel):
     section: str
     question: list[str] = Field(min_length=1)
     heading: list[str] = Field(min_length=1)
+    names_part: bool = False
+    """Whether the phrase names its part as firmly as a section's own words ("the first
+    month", "red flags"), rather than in passing as rhythms do ("four days a week")."""
 
 
 class RoleVocabulary(BaseModel):

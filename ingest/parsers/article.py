@@ -42,7 +42,8 @@ _CHROME_ATTR = re.compile(
     r"sidebar|widgets?|footer|colophon|masthead|site-header|meta|author|"
     r"cookies?|consent|gdpr|banner|popup|modal|newsletter|subscribe|"
     r"share|sharing|sharedaddy|social|related\w*|comments?|respond|"
-    r"ads?|adsbygoogle|advert\w*|sponsor\w*|screen-reader-text|sr-only|visually-hidden"
+    r"ads?|adsbygoogle|advert\w*|sponsor\w*|cta|promo\w*|upsell|paywall|"
+    r"screen-reader-text|sr-only|visually-hidden"
     r")(?=$|[\s_-])",
     re.IGNORECASE,
 )
