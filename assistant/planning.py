@@ -43,6 +43,7 @@ class Plan:
     roles: list[RoleInfo] = field(default_factory=list)
     unknown_roles: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    ambiguous: bool = False
     sections: list[str] = field(default_factory=list)
     cued: frozenset[str] = frozenset()
     scopes: list[Scope] = field(default_factory=list)
@@ -100,13 +101,14 @@ class Planner:
         """The plan of a standalone question in its conversation."""
         if _is_greeting(question):
             return Plan(question, kind="greeting")
-        roles, unknown, suggestions = self._roles(question, explicit_role)
+        roles, unknown, suggestions, ambiguous = self._roles(question, explicit_role)
         reading = read_question(_asking(question), self._resolver)
         plan = Plan(
             question,
             roles=roles,
             unknown_roles=unknown,
             suggestions=suggestions,
+            ambiguous=ambiguous,
             sections=reading.sections,
             cued=reading.cued,
             scopes=reading.scopes,
@@ -130,14 +132,14 @@ class Planner:
 
     def _roles(
         self, question: str, explicit_role: str | None
-    ) -> tuple[list[RoleInfo], list[str], list[str]]:
+    ) -> tuple[list[RoleInfo], list[str], list[str], bool]:
         if explicit_role:
             found = self._resolver.find(explicit_role)
             if found is None:
-                return [], [explicit_role], self._resolver.suggest(explicit_role)
-            return [found], [], []
+                return [], [explicit_role], self._resolver.suggest(explicit_role), False
+            return [found], [], [], False
         resolution = self._resolver.resolve(question)
-        return resolution.roles, resolution.unknown, resolution.suggestions
+        return resolution.roles, resolution.unknown, resolution.suggestions, resolution.ambiguous
 
     def _is_title_filter(self, phrase: str) -> bool:
         """Whether an unknown role phrase is only words of known titles ("director level")."""

@@ -100,6 +100,8 @@ class Resolution:
     suggestions: list[str]
     spans: list[tuple[int, int]] = field(default_factory=list)
     """Where the question names roles, as (first word, word after the last) of `words_of`."""
+    ambiguous: bool = False
+    """The unknown phrase is a shortened title several roles fit (the suggestions)."""
 
 
 def declared_aliases(text: str) -> list[str]:
@@ -169,6 +171,9 @@ class RoleResolver:
         )
         if len(covering) == 1:
             return Resolution([self._by_id[covering[0]]], [], [], [span])
+        if covering:
+            fits = sorted(self._by_id[i].role for i in covering)
+            return Resolution([], [unknown], fits, [span], ambiguous=True)
         return Resolution([], [unknown], self.suggest(unknown), [span])
 
     def suggest(self, phrase: str, limit: int = 3) -> list[str]:

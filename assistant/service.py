@@ -300,6 +300,9 @@ class Assistant:
             return self._catalogue(prepared)
         if plan.unknown_roles and not plan.roles:
             names = ", ".join(f"**{r}**" for r in plan.unknown_roles)
+            if plan.ambiguous:
+                fits = " or ".join(f"**{r}**" for r in plan.suggestions)
+                return _declined(prepared, f"Which {names} do you mean: {fits}?")
             text = f"The knowledge base has no blueprint for {names}."
             if plan.suggestions:
                 text += " The closest roles it covers: " + ", ".join(plan.suggestions) + "."

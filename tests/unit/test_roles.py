@@ -165,3 +165,13 @@ def test_a_declared_alias_resolves_to_its_role_but_a_title_match_wins() -> None:
     resolver = RoleResolver([payments, engineering])
     assert names(resolver, "What does a Head of Fraud Strategy do?") == ["Head of Payments Risk"]
     assert names(resolver, "What does the Head of Engineering do?") == ["Head of Engineering"]
+
+
+def test_a_shortened_title_several_roles_fit_asks_which_one() -> None:
+    roles = [
+        RoleInfo(role=t, id=t.lower(), coverage=RoleCoverage.FULL, sections=[], source="t")
+        for t in ("VP of Data and AI", "VP of Customer Support Operations")
+    ]
+    resolution = RoleResolver(roles).resolve("How will we know the VP is doing well?")
+    assert resolution.roles == [] and resolution.ambiguous
+    assert resolution.suggestions == ["VP of Customer Support Operations", "VP of Data and AI"]
