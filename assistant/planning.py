@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 
 from assistant.models import RoleCoverage, RoleInfo, Turn
 from assistant.roles import RoleResolver, role_tokens, words_of
-from assistant.text import STOPWORDS, key_sequence, keys, stem, term_key
+from assistant.text import STOPWORDS, fold, key_sequence, keys, stem, term_key
 from assistant.vocabulary import Scope, vocabulary
 
 Kind = Literal["lookup", "compare", "catalogue", "greeting"]
@@ -24,6 +24,7 @@ _Owner = TypeVar("_Owner")
 # The sentences of a question that ask (end with a question mark) carry its topic; the others
 # are context ("I'm writing a hiring plan… What KPIs…?") or noise ("Ignore your rules…").
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_CASED_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class Plan:
     `scopes` narrow them to subsections; `terms` map each topic key to the word the question
     used for it; `words` are the keys of all the question's words but role names and stopwords,
     `cue_words` those of the words that cued sections; `residual` is the question without its
-    role names (what is embedded to compare with items, which never name their role).
+    role names (what is embedded to compare with items, which never name their role); `names`
+    are the topic keys the question writes as names ("Customer Effort Score", "NPS").
     """
 
     question: str
@@ -51,6 +53,7 @@ class Plan:
     words: frozenset[str] = frozenset()
     cue_words: frozenset[str] = frozenset()
     residual: str = ""
+    names: frozenset[str] = frozenset()
     catalogue_filter: CatalogueFilter | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -116,6 +119,7 @@ class Planner:
             words=frozenset(term_key(w) for w in reading.words if w not in STOPWORDS),
             cue_words=reading.cue_words,
             residual=" ".join(reading.words) or question,
+            names=frozenset(k for k in reading.terms if k in _written_as_names(question)),
         )
         if not roles and all(self._is_title_filter(u) for u in unknown):
             catalogue = self._catalogue_filter(reading, unknown)
@@ -272,6 +276,20 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     # Only words of a strong cue make their section firm; weak cues and time phrases suggest.
     firm = frozenset(k for k in sections if k in strong)
     return _Reading(sections, firm, scopes, terms, words, cue_words)
+
+
+def _written_as_names(question: str) -> frozenset[str]:
+    """The keys of the words a question writes as names.
+
+    Capitalised where no sentence starts, or in capitals: "What Customer Effort Score
+    target…", "our NPS".
+    """
+    found = set()
+    for sentence in _SENTENCE.split(question.strip()):
+        for position, word in enumerate(_CASED_WORD.findall(sentence)):
+            if (position and word[0].isupper()) or (len(word) > 1 and word.isupper()):
+                found.add(term_key(fold(word)))
+    return frozenset(found)
 
 
 @cache

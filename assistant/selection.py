@@ -104,8 +104,14 @@ def select(
             narrowed is not region and any(s.names_part for s in plan.scopes)
         )
         known = sum(1 for t in plan.terms if t in index.idf)
-        unknown = list(unsupported_terms(plan, index.words).values())
+        unspelled = unsupported_terms(plan, index.words)
+        unknown = list(unspelled.values())
         dense = best(region, "dense")
+        named = [word for key, word in unspelled.items() if key in plan.names]
+        if named:
+            # A name the blueprint never spells ("Customer Effort Score", "Databricks") is
+            # what the question is about: nothing else in the blueprint answers it.
+            return Selection("abstain", missing=named, notes=[f"names it never uses: {named}"])
         if unknown and not asked and dense < limits.dense_incidental:
             # "Can they work from home?": with no part named, a topic word the blueprint never
             # uses is the question, unless something in it is close in meaning anyway.
