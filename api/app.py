@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request, status
@@ -15,9 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 
-from api import routes
+from api import routes, telemetry
 from api.deps import require_api_key
+from api.docs import mount_docs
 from api.feedback import AnswerLog
+from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import (
     REQUEST_ID_HEADER,
     RateLimiter,
@@ -27,7 +30,7 @@ from api.middleware import (
 from assistant.collector import collector_paused
 from assistant.embeddings import load_embedder
 from assistant.errors import EmptyIndexError, QuestionError, StoreUnavailableError
-from assistant.service import Assistant, build_assistant, open_store
+from assistant.service import Assistant, IndexStats, build_assistant, open_store
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,7 +55,11 @@ def create_app(
     the configured site on the assistant's own store and model (or runs `background_sync`).
     """
     settings = settings or Settings()
-    answer_log = AnswerLog(settings.feedback_path)
+    metrics = Metrics(
+        settings, index_stats=lambda: _index_stats(app), embedder=lambda: app.state.embedder
+    )
+    answer_log = AnswerLog(settings.feedback_path, observer=metrics)
+    tracer_provider = telemetry.install(settings)
     ledger = _open_ledger(settings)
 
     @asynccontextmanager
@@ -61,12 +68,19 @@ def create_app(
             stack.callback(answer_log.close)
             if ledger is not None:
                 await stack.enter_async_context(ledger.running())
+            if tracer_provider is not None:  # spans of answers finishing now are sent too
+                stack.callback(tracer_provider.force_flush)
             if app.state.assistant is None:
+                # Loaded here, not inside build_assistant: /metrics reads the model's cache
+                # and the background sync shares the store and the model.
                 with collector_paused():
                     store = await run_in_threadpool(open_store, settings)
-                    embedder = await run_in_threadpool(load_embedder, settings, allow_export=False)
+                    embedder = await run_in_threadpool(
+                        partial(load_embedder, settings, allow_export=False)
+                    )
+                    app.state.embedder = embedder
                     assistant = await run_in_threadpool(
-                        build_assistant, settings, store=store, embedder=embedder
+                        partial(build_assistant, settings, store=store, embedder=embedder)
                     )
                     await run_in_threadpool(assistant.warm_up)
                 app.state.assistant = assistant
@@ -96,10 +110,14 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
+        docs_url=None,  # served from installed files instead of a CDN: see api/docs.py
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.answer_log = answer_log
+    app.state.metrics = metrics
     app.state.assistant = assistant
+    app.state.embedder = None
     app.state.slack = None
     app.state.sync = background_sync
     if assistant is not None:
@@ -113,7 +131,12 @@ def create_app(
     else:
         app.include_router(routes.api)
     app.include_router(routes.probes)
+    if settings.api_key and settings.metrics_require_key:
+        app.include_router(routes.monitoring, dependencies=[Depends(require_api_key)])
+    else:
+        app.include_router(routes.monitoring)
     app.include_router(routes.page)
+    mount_docs(app)
     app.mount("/static", StaticFiles(directory=routes.STATIC_DIR), name="static")
     _document_question_limit(app, settings.max_question_chars)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -132,7 +155,15 @@ def create_app(
             expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=lambda: app.routes)
+    if tracer_provider is not None:
+        telemetry.instrument(app, tracer_provider)
     return app
+
+
+def _index_stats(app: FastAPI) -> IndexStats | None:
+    assistant: Assistant | None = app.state.assistant
+    return assistant.index_stats() if assistant is not None else None
 
 
 def _document_question_limit(app: FastAPI, max_chars: int) -> None:

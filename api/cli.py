@@ -1,4 +1,4 @@
-"""The `blueprints` command line: ingest, roles, ask, chat, eval, serve, slack."""
+"""The `blueprints` command line: ingest, roles, ask, chat, eval, serve, slack, report."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.feedback_cli import feedback_app
+from api.report_cli import report_app
 from assistant.collector import collector_paused
 from assistant.errors import BlueprintsError
 from assistant.models import Answer, IngestPlan, IngestReport, Turn
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 app.command("eval", help="Run the gold question set and gate on the thresholds.")(eval_command)
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(report_app, name="report")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)

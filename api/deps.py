@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.feedback import AnswerLog
+from api.metrics import Metrics
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -34,6 +35,11 @@ def get_answer_log(request: Request) -> AnswerLog:
     return cast(AnswerLog, request.app.state.answer_log)
 
 
+def get_metrics(request: Request) -> Metrics:
+    """The app's metrics."""
+    return cast(Metrics, request.app.state.metrics)
+
+
 def get_voter(request: Request) -> str:
     """Who is voting: a hash of the presented bearer token (never the token) and the address.
 
@@ -51,6 +57,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 AnswerLogDep = Annotated[AnswerLog, Depends(get_answer_log)]
 VoterDep = Annotated[str, Depends(get_voter)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 def require_api_key(

@@ -15,11 +15,11 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -105,6 +105,33 @@ class VoteReceipt(BaseModel):
     answer_id: str
     rating: Rating
     replaced: bool
+    previous: Rating | None = None
+    """The rating this vote replaced, if it replaced one."""
+
+
+class AnswerObserver(Protocol):
+    """Told of every answer stored and vote cast (the app's metrics)."""
+
+    def answer_served(self, answer: Answer) -> None:
+        """An answer is being stored as it is served."""
+        ...
+
+    def vote_cast(self, receipt: VoteReceipt) -> None:
+        """A vote was recorded."""
+        ...
+
+
+class AnswerRow(BaseModel):
+    """The columns of an answer on record that a report counts (not its whole JSON)."""
+
+    id: str
+    created_at: datetime
+    source: Source
+    question: str
+    standalone_question: str
+    coverage: str
+    roles: list[str]
+    answerer: str
 
 
 class StoredAnswer(BaseModel):
@@ -142,9 +169,10 @@ _VOTE_COLUMNS = ", ".join(_VOTE_FIELDS)
 class AnswerLog:
     """Answers and votes in one SQLite file (WAL), safe to share between threads and processes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, observer: AnswerObserver | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._observer = observer
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         with self._lock:
@@ -215,6 +243,8 @@ class AnswerLog:
 
     def store_answer(self, answer: Answer, *, question: str, source: Source) -> None:
         """Keep an answer as it was served, with the question as it was asked."""
+        # Before the write: an answer served is counted even if it cannot be kept.
+        self._notify(lambda observer: observer.answer_served(answer))
         trace = answer.trace
         row = (
             answer.id,
@@ -281,7 +311,8 @@ class AnswerLog:
             if db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
                 raise UnknownAnswerError(answer_id)
             earlier = db.execute(
-                "SELECT id FROM feedback WHERE answer_id = ? AND voter = ?", (answer_id, voter)
+                "SELECT id, rating FROM feedback WHERE answer_id = ? AND voter = ?",
+                (answer_id, voter),
             ).fetchone()
             if earlier is None:
                 cursor = db.execute(
@@ -297,9 +328,23 @@ class AnswerLog:
                     " updated_at = ? WHERE id = ?",
                     (rating, comment, source, user, now, vote_id),
                 )
-        return VoteReceipt(
-            id=vote_id, answer_id=answer_id, rating=rating, replaced=earlier is not None
+        receipt = VoteReceipt(
+            id=vote_id,
+            answer_id=answer_id,
+            rating=rating,
+            replaced=earlier is not None,
+            previous=earlier[1] if earlier else None,
         )
+        self._notify(lambda observer: observer.vote_cast(receipt))
+        return receipt
+
+    def _notify(self, event: Callable[[AnswerObserver], None]) -> None:
+        if self._observer is None:
+            return
+        try:
+            event(self._observer)
+        except Exception:  # counting must never cost an answer or a vote
+            log.exception("the answer log's observer failed")
 
     def votes(self, answer_id: str | None = None, limit: int = 100) -> list[Vote]:
         """The most recently cast or changed votes (on one answer, or on all), newest first."""
@@ -315,6 +360,23 @@ class AnswerLog:
                 .fetchall()
             )
         return [Vote.model_validate(dict(zip(_VOTE_FIELDS, row, strict=True))) for row in rows]
+
+    def answers_since(self, since: date | None = None) -> list[AnswerRow]:
+        """Every answer served on or after `since` (UTC), oldest first, without its JSON."""
+        where, params = ("WHERE created_at >= ?", (_day_start(since),)) if since else ("", ())
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT id, created_at, source, question, standalone_question, coverage,"
+                f" roles, answerer FROM answers {where} ORDER BY created_at, id",
+                params,
+            ).fetchall()
+        fields = ("id", "created_at", "source", "question", "standalone_question", "coverage")
+        return [
+            AnswerRow(
+                **dict(zip(fields, row[:6], strict=True)), roles=json.loads(row[6]), answerer=row[7]
+            )
+            for row in rows
+        ]
 
     def export(
         self, *, rating: Rating | None = None, since: date | None = None

@@ -12,11 +12,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opentelemetry import trace
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# On the request's server span, so that an id from a log line or an error finds its trace.
+REQUEST_ID_ATTRIBUTE = "blueprints.request_id"
 # The id of the request being served, for log records and error bodies.
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -46,6 +49,7 @@ class RequestContextMiddleware:
         given = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
         started = time.perf_counter()
         status = 500
         response_started = False

@@ -1,29 +1,35 @@
-"""The HTTP endpoints: `/v1` (questions, roles, feedback), probes and the chat page."""
+"""The HTTP endpoints: `/v1` (questions, roles, feedback, usage), probes, metrics, pages."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from api.deps import AnswerLogDep, AssistantDep, SettingsDep, VoterDep
+from api.deps import AnswerLogDep, AssistantDep, MetricsDep, SettingsDep, VoterDep
 from api.feedback import AnswerLog, Rating, UnknownAnswerError
 from api.middleware import request_id_var
+from api.usage import UsageReport, build_report
+from api.usage_page import render_fragment
 from assistant.errors import BlueprintsError, EmptyIndexError, QuestionError
 from assistant.models import Answer, RoleDetail, RoleInfo, StreamEvent, Turn
 from assistant.service import Assistant
 from ingest.sync import SyncStatus
 
 STATIC_DIR = Path(__file__).parent / "static"
+ANSWER_ID_ATTRIBUTE = "blueprints.answer_id"
 # The chat page loads nothing but its own files, which keeps injected markup inert.
 _PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -56,6 +62,7 @@ api = APIRouter(
     },
 )
 probes = APIRouter(tags=["probes"])
+monitoring = APIRouter(include_in_schema=False)  # for Prometheus, not API clients
 page = APIRouter(include_in_schema=False)
 
 
@@ -129,6 +136,10 @@ def _keep(answers: AnswerLog, question: str) -> Callable[[Answer], None]:
     """Store served answers; a failure to store is logged, and the answer still served."""
 
     def keep(answer: Answer) -> None:
+        # The request's span names what it served: a vote on an answer finds its trace.
+        span = trace.get_current_span()
+        span.set_attribute(ANSWER_ID_ATTRIBUTE, answer.id)
+        span.set_attribute("blueprints.coverage", answer.coverage.value)
         try:
             answers.store_answer(answer, question=question, source="api")
         except Exception:
@@ -302,7 +313,37 @@ async def readyz(request: Request, response: Response) -> Readiness:
     return readiness
 
 
+@monitoring.get("/metrics")
+async def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus metrics (the text exposition format)."""
+    return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE_LATEST)
+
+
+@api.get("/admin/usage", response_model=UsageReport, tags=["admin"])
+async def usage(answers: AnswerLogDep, since: date | None = None) -> UsageReport:
+    """Usage since a day (UTC): questions per day, coverage, gaps, 👎 answers, top roles."""
+    return await run_in_threadpool(build_report, answers, since)
+
+
+@api.get(
+    "/admin/usage.html",
+    response_class=HTMLResponse,
+    tags=["admin"],
+    responses={200: {"content": {"text/html": {}}, "description": "The report as HTML"}},
+)
+async def usage_html(answers: AnswerLogDep, since: date | None = None) -> HTMLResponse:
+    """The same report drawn as HTML with charts (what `/admin` shows)."""
+    report = await run_in_threadpool(build_report, answers, since)
+    return HTMLResponse(render_fragment(report))
+
+
 @page.get("/")
 async def chat_page() -> FileResponse:
     """The web chat."""
     return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": _PAGE_CSP})
+
+
+@page.get("/admin")
+async def admin_page() -> FileResponse:
+    """The usage report; it shows nothing until its data comes, with the API key if needed."""
+    return FileResponse(STATIC_DIR / "admin.html", headers={"Content-Security-Policy": _PAGE_CSP})

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.middleware import request_id_var
+from api.telemetry import current_trace_id
 from assistant.settings import Settings
 
 # What every LogRecord has (and uvicorn's ANSI-coloured copy of the message); anything else
@@ -47,12 +48,14 @@ class JsonFormatter(logging.Formatter):
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps each record with the id of the request being served, if any."""
+    """Stamps each record with the id of the request being served and its trace, if any."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Add `request_id` and keep the record."""
+        """Add `request_id` (and `trace_id` while a trace is recorded) and keep the record."""
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
+        if not hasattr(record, "trace_id") and (trace_id := current_trace_id()):
+            record.trace_id = trace_id
         return True
 
 

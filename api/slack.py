@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -19,6 +20,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from fastapi import FastAPI, Request, Response
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -28,13 +31,20 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from api.feedback import Rating, Source, StoredAnswer, UnknownAnswerError, VoteReceipt
+from api.middleware import REQUEST_ID_ATTRIBUTE, request_id_var
 from api.slack_format import (
     FEEDBACK_DOWN,
+    FEEDBACK_REASON,
     FEEDBACK_UP,
+    REASON_BLOCK,
+    REASON_INPUT,
     SHARE_ANSWER,
-    answer_blocks,
+    Block,
+    answer_messages,
     escape,
     fallback_text,
+    message_text,
+    reason_modal,
 )
 from api.slack_ledger import Claim, DeliveryLedger, ledger_path
 from assistant.errors import BlueprintsError
@@ -44,6 +54,7 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+_TRACER = trace.get_tracer("blueprints.slack")
 
 EVENTS_PATH = "/slack/events"
 PLACEHOLDER = "Looking that up…"
@@ -58,7 +69,9 @@ NOT_ON_RECORD = (
 )
 HISTORY_TURNS = 10
 SHUTDOWN_GRACE_S = 10.0
-_NOT_TURNS = {"", PLACEHOLDER, HELP, FAILED}  # the bot's own messages that are not answers
+_NOT_TURNS = {"", PLACEHOLDER, HELP}  # the bot's own messages that are not answers
+# How an error reply ends: the id that finds the failure in the logs and its trace.
+_REQUEST_ID_NOTE = re.compile(r" _\(request id `[^`]*`\)_$")
 _DELIVERY = "blueprints_delivery"  # the context key of the event's claim in the ledger
 
 
@@ -107,9 +120,22 @@ def _is_from_bot(event: dict[str, Any]) -> bool:
     return bool(event.get("bot_id") or event.get("subtype"))
 
 
-def _error_text(error: Exception) -> str:
+def _error_text(error: Exception, request_id: str) -> str:
     # Our own errors say what to do next (question too long, index empty); others do not.
-    return escape(str(error)) if isinstance(error, BlueprintsError) else FAILED
+    text = escape(str(error)) if isinstance(error, BlueprintsError) else FAILED
+    return f"{text} _(request id `{request_id}`)_"
+
+
+def _request_id() -> str:
+    """The id of the request that delivered this event, or a new one (Socket Mode has none).
+
+    Set for the rest of the answer, so its log lines carry it too.
+    """
+    request_id = request_id_var.get()
+    if request_id is None:
+        request_id = uuid.uuid4().hex
+        request_id_var.set(request_id)
+    return request_id
 
 
 class SlackBot:
@@ -130,6 +156,7 @@ class SlackBot:
         bolt.command("/blueprint")(self.on_command)
         bolt.action(SHARE_ANSWER)(self.on_share)
         bolt.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(self.on_feedback)
+        bolt.view(FEEDBACK_REASON)(self.on_feedback_reason)
 
     # --- the ledger, failing open: a ledger that cannot be read must not silence the bot
 
@@ -258,38 +285,59 @@ class SlackBot:
             log.exception("Cannot reply in Slack channel %s (message %s)", channel, ts)
             return False
         reply_ts = placeholder["ts"]
-        try:
-            question = strip_mentions(event.get("text", ""), context.bot_user_id)
-            if not question:
-                await client.chat_update(channel=channel, ts=reply_ts, text=HELP)
-                return True
-            history: list[Turn] = []
-            if event.get("thread_ts"):
-                history = await self.thread_history(
-                    client,
-                    channel,
-                    thread_ts,
-                    before=ts,
-                    bot_user_id=context.bot_user_id,
-                    bot_id=context.bot_id,
-                )
-            answer = await asyncio.to_thread(self.assistant.ask, question, history)
-            await self._keep(answer, question)
-            await client.chat_update(
-                channel=channel,
-                ts=reply_ts,
-                text=fallback_text(answer),
-                blocks=answer_blocks(answer),
-            )
-            return True
-        except Exception as error:
-            log.exception("Slack answer failed in channel %s (message %s)", channel, ts)
+        request_id = _request_id()
+        with _TRACER.start_as_current_span("slack.answer") as span:
+            span.set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
+            span.set_attribute("blueprints.slack.channel", channel)
             try:
-                await client.chat_update(channel=channel, ts=reply_ts, text=_error_text(error))
-            except SlackApiError:
-                log.exception("Cannot report the failure in Slack channel %s", channel)
-                return False
+                question = strip_mentions(event.get("text", ""), context.bot_user_id)
+                if not question:
+                    await client.chat_update(channel=channel, ts=reply_ts, text=HELP)
+                    return True
+                history: list[Turn] = []
+                if event.get("thread_ts"):
+                    history = await self.thread_history(
+                        client,
+                        channel,
+                        thread_ts,
+                        before=ts,
+                        bot_user_id=context.bot_user_id,
+                        bot_id=context.bot_id,
+                    )
+                answer = await asyncio.to_thread(self.assistant.ask, question, history)
+                span.set_attribute("blueprints.answer_id", answer.id)
+                await self._keep(answer, question)
+                first, *rest = answer_messages(answer)
+                await client.chat_update(
+                    channel=channel, ts=reply_ts, text=fallback_text(answer), blocks=first
+                )
+            except Exception as error:
+                log.exception("Slack answer failed in channel %s (message %s)", channel, ts)
+                span.set_status(StatusCode.ERROR, type(error).__name__)
+                try:
+                    await client.chat_update(
+                        channel=channel, ts=reply_ts, text=_error_text(error, request_id)
+                    )
+                except SlackApiError:
+                    log.exception("Cannot report the failure in Slack channel %s", channel)
+                    return False
+                return True
+            await self._continue(client, channel, thread_ts, rest)
             return True
+
+    async def _continue(
+        self, client: AsyncWebClient, channel: str, thread_ts: str, messages: list[list[Block]]
+    ) -> None:
+        """Post the rest of a long answer in the thread, after its first message."""
+        for blocks in messages:
+            try:
+                await client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, text=message_text(blocks), blocks=blocks
+                )
+            except SlackApiError:
+                # The answer's start is posted; a gap in the middle would mislead more.
+                log.exception("Cannot post the rest of an answer in Slack channel %s", channel)
+                return
 
     async def _keep(self, answer: Answer, question: str) -> None:
         """Store an answer before it is shown, so it can be rated and shared at once."""
@@ -317,7 +365,11 @@ class SlackBot:
         ):
             for message in page.get("messages", []):
                 text = message.get("text", "")
-                if Decimal(message["ts"]) >= Decimal(before) or text in _NOT_TURNS:
+                if (
+                    Decimal(message["ts"]) >= Decimal(before)
+                    or text in _NOT_TURNS
+                    or _REQUEST_ID_NOTE.search(text)
+                ):
                     continue
                 bot = message.get("bot_id")
                 mine = (bot_user_id and message.get("user") == bot_user_id) or (
@@ -339,18 +391,25 @@ class SlackBot:
             await ack(response_type="ephemeral", text=HELP)
             return
         await ack(response_type="ephemeral", text=f"{PLACEHOLDER} _{escape(question)}_")
-        with self._in_flight():
+        request_id = _request_id()
+        with self._in_flight(), _TRACER.start_as_current_span("slack.command") as span:
+            span.set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
             try:
                 answer = await asyncio.to_thread(self.assistant.ask, question)
+                span.set_attribute("blueprints.answer_id", answer.id)
                 await self._keep(answer, question)
+                messages = answer_messages(answer, shareable=True)
                 await respond(
-                    response_type="ephemeral",
-                    text=fallback_text(answer),
-                    blocks=answer_blocks(answer, shareable=True),
+                    response_type="ephemeral", text=fallback_text(answer), blocks=messages[0]
                 )
+                for blocks in messages[1:]:
+                    await respond(
+                        response_type="ephemeral", text=message_text(blocks), blocks=blocks
+                    )
             except Exception as error:
                 log.exception("Slash command answer failed for %r", question)
-                await respond(response_type="ephemeral", text=_error_text(error))
+                span.set_status(StatusCode.ERROR, type(error).__name__)
+                await respond(response_type="ephemeral", text=_error_text(error, request_id))
 
     async def on_share(
         self,
@@ -372,26 +431,32 @@ class SlackBot:
             )
             return
         user = body["user"]["id"]
+        channel = body["channel"]["id"]
+        first, *rest = answer_messages(stored.answer, asked_by=user, question=stored.question)
         try:
-            await client.chat_postMessage(
-                channel=body["channel"]["id"],
-                text=fallback_text(stored.answer),
-                blocks=answer_blocks(stored.answer, asked_by=user, question=stored.question),
+            posted = await client.chat_postMessage(
+                channel=channel, text=fallback_text(stored.answer), blocks=first
             )
         except SlackApiError as error:
-            log.warning("Cannot share an answer in %s: %s", body["channel"]["id"], error)
+            log.warning("Cannot share an answer in %s: %s", channel, error)
             await respond(
                 response_type="ephemeral",
                 replace_original=False,
                 text="I can't post in this conversation. Invite me with `/invite` and try again.",
             )
             return
+        await self._continue(client, channel, posted["ts"], rest)
         await respond(delete_original=True)
 
     async def on_feedback(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
     ) -> None:
-        """Record a 👍/👎 click as the clicking user's vote, and thank them privately."""
+        """Record a 👍/👎 click as the clicking user's vote; a 👎 asks what was wrong."""
         await ack()
         rating: Literal["up", "down"] = "up" if action["action_id"] == FEEDBACK_UP else "down"
         user = body["user"]["id"]
@@ -405,7 +470,44 @@ class SlackBot:
             text = "Sorry, your feedback could not be saved. Please try again."
         else:
             text = "Thanks, vote changed." if receipt.replaced else "Thanks for the feedback!"
+            if rating == "down":
+                await self._ask_what_was_wrong(client, body, action["value"])
         await respond(response_type="ephemeral", replace_original=False, text=text)
+
+    async def _ask_what_was_wrong(
+        self, client: AsyncWebClient, body: dict[str, Any], answer_id: str
+    ) -> None:
+        # The click's trigger id opens a modal for 3 seconds only: before anything slower.
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=reason_modal(answer_id))
+        except (SlackApiError, KeyError):
+            log.warning("Cannot ask why answer %s was rated down", answer_id, exc_info=True)
+
+    async def on_feedback_reason(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        """The "what was wrong?" form: store the reason with the user's 👎 of the answer."""
+        field = view["state"]["values"].get(REASON_BLOCK, {}).get(REASON_INPUT, {})
+        reason = (field.get("value") or "").strip()
+        if not reason:
+            await ack()  # skipped: the 👎 stands as it was
+            return
+        user = body["user"]["id"]
+        vote = partial(
+            self.records.vote, voter=f"slack:{user}", source="slack", user=user, comment=reason
+        )
+        try:
+            await asyncio.to_thread(vote, view["private_metadata"], "down")
+        except Exception as error:
+            log.exception("Cannot store why answer %s was rated down", view["private_metadata"])
+            problem = (
+                NOT_ON_RECORD
+                if isinstance(error, UnknownAnswerError)
+                else ("Sorry, this could not be saved. Please try again.")
+            )
+            await ack(response_action="errors", errors={REASON_BLOCK: problem})
+            return
+        await ack()
 
 
 def build_bolt_app(settings: Settings, bot: SlackBot) -> AsyncApp:

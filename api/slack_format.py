@@ -17,8 +17,11 @@ QUOTE_PREVIEW_CHARS = 120
 FEEDBACK_UP = "feedback_up"
 FEEDBACK_DOWN = "feedback_down"
 SHARE_ANSWER = "share_answer"
-
-TRUNCATED_NOTE = "_The answer is too long for one Slack message; the rest is cut._"
+# The optional "what was wrong?" modal a 👎 opens: its callback id, and its one input.
+FEEDBACK_REASON = "feedback_reason"
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_text"
+REASON_MAX_CHARS = 2000  # what `POST /v1/feedback` accepts as a comment
 COVERAGE_NOTES = {
     AnswerCoverage.PARTIAL: (
         ":warning: *Partial answer:* the blueprints cover only part of this question."
@@ -53,8 +56,10 @@ def escape(text: str) -> str:
 def to_mrkdwn(markdown: str) -> str:
     """Convert the assistant's Markdown to Slack mrkdwn.
 
-    Bold, italics, strikethrough, links, headings, bullets and quotes are translated;
-    Markdown tables, which Slack cannot draw, become code blocks so their columns line up.
+    Bold, italics, strikethrough, links, headings, bullets and quotes are translated.
+    Slack cannot draw a table, and a code block of one is wider than a phone and shows its
+    markup: each row becomes a bullet, `• *first cell* — second · third`, under an italic
+    line of the column names in the same pattern.
     """
     out: list[str] = []
     table: list[str] = []
@@ -62,8 +67,7 @@ def to_mrkdwn(markdown: str) -> str:
 
     def flush_table() -> None:
         if table:
-            rows = [escape(row.strip()) for row in table if not _TABLE_RULE.match(row)]
-            out.extend(["", _FENCE, *rows, _FENCE, ""])
+            out.extend(["", *_table_lines(table), ""])
             table.clear()
 
     for line in markdown.replace("\r\n", "\n").split("\n"):
@@ -80,6 +84,31 @@ def to_mrkdwn(markdown: str) -> str:
             out.append(_convert_line(line))
     flush_table()
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _row_line(cells: list[str]) -> str:
+    """`*first* — second · third`: the first cell names the row, the others describe it."""
+    cells = [_inline(cell) for cell in cells]
+    name, rest = cells[0].replace("*", ""), [cell for cell in cells[1:] if cell]
+    if not name:
+        return " · ".join(rest)
+    return f"*{name}*" + (f" — {' · '.join(rest)}" if rest else "")
+
+
+def _table_lines(rows: list[str]) -> list[str]:
+    """A Markdown table as an italic line of column names, then one bullet a row."""
+    header = len(rows) > 1 and _TABLE_RULE.match(rows[1]) is not None
+    cells = [_cells(row) for row in rows if not _TABLE_RULE.match(row)]
+    lines = []
+    if header:
+        names = _row_line(cells.pop(0)).replace("*", "")
+        lines.append(f"_{names}_")
+    lines.extend(f"• {_row_line(row)}" for row in cells)
+    return lines
 
 
 def _convert_line(line: str) -> str:
@@ -119,8 +148,9 @@ def _inline(text: str) -> str:
 def split_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
     """Split mrkdwn into pieces of at most `limit` characters.
 
-    Cuts fall between paragraphs where possible, then between lines, then between words;
-    a code block cut in two is closed and reopened so both halves still render as code.
+    Cuts fall between paragraphs where possible, then between lines (never between a
+    bullet and its indented sub-bullets, unless they alone are too long), then between
+    words; a code block cut in two is closed and reopened so both halves render as code.
     """
     pieces: list[str] = []
     for unit in _units(text):
@@ -128,9 +158,23 @@ def split_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
             inner = unit[len(_FENCE) : -len(_FENCE)].strip("\n")
             budget = limit - 2 * (len(_FENCE) + 1)
             pieces.extend(f"{_FENCE}\n{part}\n{_FENCE}" for part in _fit(inner, budget))
+        elif len(unit) > limit:
+            groups = [part for group in _line_groups(unit) for part in _fit(group, limit)]
+            pieces.extend(_pack(groups, "\n", limit))
         else:
-            pieces.extend(_fit(unit, limit))
+            pieces.append(unit)
     return _pack(pieces, "\n\n", limit)
+
+
+def _line_groups(text: str) -> list[str]:
+    """Lines, each indented line kept with the line it is under."""
+    groups: list[str] = []
+    for line in text.split("\n"):
+        if groups and line[:1].isspace():
+            groups[-1] += "\n" + line
+        else:
+            groups.append(line)
+    return groups
 
 
 def _units(text: str) -> list[str]:
@@ -217,14 +261,14 @@ def sources_block(citations: list[Citation]) -> Block:
     return {"type": "context", "elements": elements[:CONTEXT_ELEMENTS_LIMIT]}
 
 
-def answer_blocks(
+def answer_messages(
     answer: Answer,
     *,
     shareable: bool = False,
     asked_by: str | None = None,
     question: str | None = None,
-) -> list[Block]:
-    """The Block Kit layout of an answer.
+) -> list[list[Block]]:
+    """The Block Kit layout of an answer, as one message or, past `MAX_BLOCKS`, several.
 
     Args:
         answer: The assistant's answer.
@@ -233,8 +277,10 @@ def answer_blocks(
         question: The question, shown with `asked_by`.
 
     Returns:
-        At most `MAX_BLOCKS` blocks: the asker, a coverage note, the answer in sections,
-        suggestions, the sources and the buttons (👍/👎 carry the answer id).
+        The blocks of each message, at most `MAX_BLOCKS` each: the asker and a coverage
+        note first, the answer's sections, then (in the last) suggestions, the sources
+        and the buttons (👍/👎 carry the answer id). The first message is the reply; the
+        others continue it in the thread, so a long answer is never cut.
     """
     head: list[Block] = []
     if asked_by and question:
@@ -259,16 +305,63 @@ def answer_blocks(
     tail.append({"type": "actions", "elements": buttons})
 
     sections = split_text(to_mrkdwn(answer.answer)) or ["_(no answer text)_"]
-    room = MAX_BLOCKS - len(head) - len(tail)
-    if len(sections) > room:
-        sections = [*sections[: room - 1], TRUNCATED_NOTE]
-    body = [{"type": "section", "text": _mrkdwn(text)} for text in sections]
-    return [*head, *body, *tail]
+    messages: list[list[Block]] = []
+    current = head
+    for text in sections:
+        if len(current) == MAX_BLOCKS:
+            messages.append(current)
+            current = []
+        current.append({"type": "section", "text": _mrkdwn(text)})
+    if len(current) + len(tail) > MAX_BLOCKS:
+        messages.append(current)
+        current = []
+    messages.append(current + tail)
+    return messages
+
+
+def message_text(blocks: list[Block]) -> str:
+    """The plain `text` of a continuation message: its sections' text, bounded."""
+    text = "\n\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    return _bounded(text) or "…"
+
+
+def reason_modal(answer_id: str) -> dict[str, Any]:
+    """The short, optional "what was wrong?" form a 👎 opens (the answer id rides along)."""
+    return {
+        "type": "modal",
+        "callback_id": FEEDBACK_REASON,
+        "private_metadata": answer_id,
+        "title": {"type": "plain_text", "text": "What was wrong?"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Skip"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "What was wrong with the answer?"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": "Optional. Your 👎 is already counted; this helps fix the answer.",
+                },
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "max_length": REASON_MAX_CHARS,
+                    "placeholder": {"type": "plain_text", "text": "e.g. wrong role, missing KPI"},
+                },
+            }
+        ],
+    }
 
 
 def fallback_text(answer: Answer) -> str:
     """The message's plain `text`: shown in notifications, and read back as thread history."""
-    text = to_mrkdwn(answer.answer)
+    return _bounded(to_mrkdwn(answer.answer))
+
+
+def _bounded(text: str) -> str:
     if len(text) > FALLBACK_TEXT_LIMIT:
         text = text[: FALLBACK_TEXT_LIMIT - 1].rstrip() + "…"
     return text

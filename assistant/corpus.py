@@ -16,7 +16,7 @@ import numpy as np
 from assistant.items import Item, chunk_items
 from assistant.manifest import DocumentRecord
 from assistant.models import Chunk
-from assistant.text import keys
+from assistant.text import key_sequence, keys
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,10 @@ class DocumentIndex:
 
     `vectors` has one L2-normalised row per item (a zero row where the store had none);
     `head_keys` are the words of each item's head (what it is about: a row's first cell, a
-    bullet's own line); `idf` weighs each word key by how few of the document's items use it.
+    bullet's own line); `idf` weighs each word key by how few of the document's items use it;
+    `column_keys` holds, per section, the word keys of its tables' column names; `names`
+    maps the word-key sequence of each item name of two words or more ("Change failure
+    rate", "Reports to") to the positions of the items so named.
     """
 
     record: DocumentRecord
@@ -36,6 +39,8 @@ class DocumentIndex:
     head_keys: list[frozenset[str]]
     heading_keys: list[frozenset[str]]
     idf: Mapping[str, float]
+    column_keys: Mapping[str, frozenset[str]]
+    names: Mapping[tuple[str, ...], list[int]]
 
     @classmethod
     def build(
@@ -77,7 +82,27 @@ class DocumentIndex:
             frequency.update(found)
         count = len(items)
         idf = {k: math.log(1 + (count - f + 0.5) / (f + 0.5)) for k, f in frequency.items()}
-        return cls(record, ordered, items, matrix, item_keys, head_keys, heading_keys, idf)
+        columns: dict[str, set[str]] = {}
+        for item in items:
+            for name in item.columns:
+                columns.setdefault(item.chunk.section_key, set()).update(keys(name))
+        column_keys = {section: frozenset(found) for section, found in columns.items()}
+        names: dict[tuple[str, ...], list[int]] = {}
+        for position, item in enumerate(items):
+            if len(keys(item.name)) >= 2:
+                names.setdefault(tuple(key_sequence(item.name)), []).append(position)
+        return cls(
+            record,
+            ordered,
+            items,
+            matrix,
+            item_keys,
+            head_keys,
+            heading_keys,
+            idf,
+            column_keys,
+            names,
+        )
 
     @property
     def words(self) -> frozenset[str]:

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
 from assistant.corpus import DocumentIndex
 from assistant.items import Item
-from assistant.planning import Plan, request_keys
-from assistant.text import edit_distance, fold, keys
+from assistant.planning import Plan, description_keys, request_keys
+from assistant.sections import section_title
+from assistant.text import edit_distance, fold, key_sequence, keys, spellings
+from assistant.vocabulary import numerals, vocabulary
 
 _CUE_WEIGHT = 0.5
 
@@ -42,6 +45,68 @@ class Scored:
     head: float = 0.0
 
 
+def read_in(index: DocumentIndex, plan: Plan) -> Plan:
+    """The plan as one document reads it, when the question asks for some of its sections.
+
+    A word naming a column of a table in those sections asks for that column, not for a
+    topic: "how often is fleet availability reviewed" over a KPI table with a column
+    "Reviewed" is about fleet availability. A topic of only words of the role's own title is
+    what the whole blueprint is about: "where should the robot fleet be after a year" asks
+    the Head of Robotics Fleet Operations' 12-month goals, not the items that say "fleet".
+    """
+    plan = _named(index, plan)
+    if not plan.sections:
+        return plan
+    columns: frozenset[str] = frozenset().union(
+        *(index.column_keys.get(section, frozenset()) for section in plan.sections)
+    )
+    kept = {t: w for t, w in plan.terms.items() if t not in columns}
+    subject = _subject_keys(index.record.role)
+    if all(any(_same_word(t, s) for s in subject) for t in kept):
+        kept = {}
+    return plan if len(kept) == len(plan.terms) else replace(plan, terms=kept)
+
+
+def _named(index: DocumentIndex, plan: Plan) -> Plan:
+    """The plan of a question that spells out the name of an item of the document.
+
+    "What change failure rate should she aim for?" names the KPI "Change failure rate": its
+    words are the topic (though "change" is a comparison word and "failure" a risk cue), and
+    the section of the item so named is the one asked for when the name holds every word that
+    cued a section.
+    """
+    question = key_sequence(plan.residual)
+    found = [
+        name
+        for name in index.names
+        if any(tuple(question[i : i + len(name)]) == name for i in range(len(question)))
+    ]
+    if not found:
+        return plan
+    name = max(found, key=len)
+    spelled = spellings(plan.residual)
+    words = keys(" ".join(spelled.get(k, k) for k in name))
+    terms = {**plan.terms, **{k: spelled.get(k, k) for k in words if k not in plan.terms}}
+    if plan.cue_words and not plan.cue_words <= words:
+        return replace(plan, terms=terms)
+    sections = list(dict.fromkeys(index.items[p].chunk.section_key for p in index.names[name]))
+    return replace(plan, terms=terms, sections=sections, cued=frozenset(sections))
+
+
+@cache
+def _subject_keys(role: str) -> frozenset[str]:
+    """The word keys of a role title that name its subject (not its rank: "head", "vp")."""
+    titles = vocabulary().roles
+    rank = keys(" ".join([*titles.ranks, *titles.qualifiers]))
+    return frozenset(keys(role) - rank)
+
+
+def _same_word(key: str, other: str) -> bool:
+    """Whether two word keys are one word, or one a longer form of the other ("robotic")."""
+    short, long = sorted((key, other), key=len)
+    return short == long or (len(short) >= 5 and long.startswith(short))
+
+
 def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> list[Scored]:
     """Every item of a document with its evidence, in document order.
 
@@ -53,8 +118,10 @@ def score_items(index: DocumentIndex, plan: Plan, query: Sequence[float]) -> lis
     """
     dense = _dense(index, query)
     # The words that cued a section tell items of it apart too ("incidents a quarter" is the
-    # incident KPI reviewed quarterly), at half the weight of the topic's own words.
-    weights = {t: index.weight(t) * _CUE_WEIGHT for t in plan.cue_words if t in index.idf}
+    # incident KPI reviewed quarterly), at half the weight of the topic's own words; not the
+    # words of the section's own title and description ("tools" in a row on "data tooling").
+    own = {k for key in plan.sections for k in keys(section_title(key)) | description_keys(key)}
+    weights = {t: index.weight(t) * _CUE_WEIGHT for t in plan.cue_words - own if t in index.idf}
     if not plan.terms:
         weights = {}
     weights.update({t: index.weight(t) for t in plan.terms})
@@ -115,16 +182,17 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
     scores: dict[str, float] = {}
     for title, (key, _) in titles.items():
         score = float(len((question & title_keys[title]) - common[key]))
-        folded = fold(title)
+        folded = numerals(title)
         for scope in plan.scopes:
-            if scope.section == key and any(_has_phrase(folded, h) for h in scope.heading):
+            if scope.section == key and any(has_phrase(folded, numerals(h)) for h in scope.heading):
                 score += 2.0
         scores[title] = score
     return scores
 
 
-def _has_phrase(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<![a-z0-9]){re.escape(fold(phrase))}(?![a-z0-9])", text) is not None
+def has_phrase(text: str, phrase: str) -> bool:
+    """Whether folded `text` holds `phrase` as whole words (a plural of its last one too)."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(fold(phrase))}s?(?![a-z0-9])", text) is not None
 
 
 def _dense(index: DocumentIndex, query: Sequence[float]) -> np.ndarray:

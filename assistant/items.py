@@ -42,18 +42,23 @@ class Item:
         return "\n".join([self.text, *(f"{_CHILD}{child}" for child in self.children)])
 
     @property
-    def head(self) -> str:
-        """What the item is about.
+    def name(self) -> str:
+        """What the item names itself.
 
-        A row's first cell; a label before a colon ("Reports to: the VP…"); else its first
-        words (what a sentence or a bullet is about comes first).
+        A row's first cell, a label before a colon ("Reports to: the VP…"), or nothing.
         """
         if self.kind == "row":
             return self.text.split(" | ", 1)[0].partition(": ")[2] or self.text
         label, colon, rest = self.text.partition(": ")
-        if colon and rest and len(label) <= 60:
-            return label
-        return " ".join(self.text.split()[:_HEAD_WORDS])
+        return label if colon and rest and len(label) <= 60 else ""
+
+    @property
+    def head(self) -> str:
+        """What the item is about.
+
+        Its name, else its first words (what a sentence or a bullet is about comes first).
+        """
+        return self.name or " ".join(self.text.split()[:_HEAD_WORDS])
 
     @property
     def flat(self) -> str:
@@ -70,6 +75,14 @@ class Item:
             return self.flat
         cells = [part.partition(": ") for part in self.text.split(" | ")]
         return " ".join(value if sep else name for name, sep, value in cells)
+
+    @property
+    def columns(self) -> list[str]:
+        """A row's column names (none for other items)."""
+        if self.kind != "row":
+            return []
+        cells = [part.partition(": ") for part in self.text.split(" | ")]
+        return [name.strip() for name, sep, _ in cells if sep]
 
 
 def chunk_items(chunk: Chunk) -> list[Item]:

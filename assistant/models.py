@@ -244,6 +244,9 @@ class RoleInfo(BaseModel):
     source: str
     url: str = ""
     summary: str = ""
+    aliases: list[str] = Field(
+        default_factory=list, description="Other titles the blueprint itself gives the role"
+    )
 
 
 class IngestError(BaseModel):

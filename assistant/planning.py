@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 
 from assistant.models import RoleCoverage, RoleInfo, Turn
 from assistant.roles import RoleResolver, role_tokens, words_of
-from assistant.text import STOPWORDS, key_sequence, keys, stem, term_key
+from assistant.text import STOPWORDS, fold, key_sequence, keys, stem, term_key
 from assistant.vocabulary import Scope, vocabulary
 
 Kind = Literal["lookup", "compare", "catalogue", "greeting"]
@@ -24,6 +24,7 @@ _Owner = TypeVar("_Owner")
 # The sentences of a question that ask (end with a question mark) carry its topic; the others
 # are context ("I'm writing a hiring plan… What KPIs…?") or noise ("Ignore your rules…").
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_CASED_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class Plan:
     `scopes` narrow them to subsections; `terms` map each topic key to the word the question
     used for it; `words` are the keys of all the question's words but role names and stopwords,
     `cue_words` those of the words that cued sections; `residual` is the question without its
-    role names (what is embedded to compare with items, which never name their role).
+    role names (what is embedded to compare with items, which never name their role); `names`
+    are the topic keys the question writes as names ("Customer Effort Score", "NPS").
     """
 
     question: str
@@ -43,6 +45,7 @@ class Plan:
     roles: list[RoleInfo] = field(default_factory=list)
     unknown_roles: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    ambiguous: bool = False
     sections: list[str] = field(default_factory=list)
     cued: frozenset[str] = frozenset()
     scopes: list[Scope] = field(default_factory=list)
@@ -50,6 +53,7 @@ class Plan:
     words: frozenset[str] = frozenset()
     cue_words: frozenset[str] = frozenset()
     residual: str = ""
+    names: frozenset[str] = frozenset()
     catalogue_filter: CatalogueFilter | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -100,13 +104,14 @@ class Planner:
         """The plan of a standalone question in its conversation."""
         if _is_greeting(question):
             return Plan(question, kind="greeting")
-        roles, unknown, suggestions = self._roles(question, explicit_role)
+        roles, unknown, suggestions, ambiguous = self._roles(question, explicit_role)
         reading = read_question(_asking(question), self._resolver)
         plan = Plan(
             question,
             roles=roles,
             unknown_roles=unknown,
             suggestions=suggestions,
+            ambiguous=ambiguous,
             sections=reading.sections,
             cued=reading.cued,
             scopes=reading.scopes,
@@ -114,6 +119,7 @@ class Planner:
             words=frozenset(term_key(w) for w in reading.words if w not in STOPWORDS),
             cue_words=reading.cue_words,
             residual=" ".join(reading.words) or question,
+            names=frozenset(k for k in reading.terms if k in _written_as_names(question)),
         )
         if not roles and all(self._is_title_filter(u) for u in unknown):
             catalogue = self._catalogue_filter(reading, unknown)
@@ -130,14 +136,14 @@ class Planner:
 
     def _roles(
         self, question: str, explicit_role: str | None
-    ) -> tuple[list[RoleInfo], list[str], list[str]]:
+    ) -> tuple[list[RoleInfo], list[str], list[str], bool]:
         if explicit_role:
             found = self._resolver.find(explicit_role)
             if found is None:
-                return [], [explicit_role], self._resolver.suggest(explicit_role)
-            return [found], [], []
+                return [], [explicit_role], self._resolver.suggest(explicit_role), False
+            return [found], [], [], False
         resolution = self._resolver.resolve(question)
-        return resolution.roles, resolution.unknown, resolution.suggestions
+        return resolution.roles, resolution.unknown, resolution.suggestions, resolution.ambiguous
 
     def _is_title_filter(self, phrase: str) -> bool:
         """Whether an unknown role phrase is only words of known titles ("director level")."""
@@ -229,13 +235,16 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     used = [False] * len(words)
 
     # Time phrases are matched word for word: "quarterly" is a rhythm, "a quarter" a period.
-    plain = [stem(w) for w in words]
+    plain = [_numeral(w) for w in words]
     scopes = [
         scope
         for scope, _ in _claim_all(
             plain, used, [(s, _plain_sequences(s.question)) for s in vocab.scopes]
         )
     ]
+    for i in reversed(range(len(words) - 1)):
+        if used[i + 1] and not used[i] and words[i] in vocab.questions.time_leads:
+            used[i] = True
     before_cues = list(used)
     strong = dict(_claim_all(keys, used, [(k.key, k.cue_sequences) for k in vocab.sections]))
     strong_used = list(used)
@@ -258,7 +267,7 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     requests = request_keys()
     # Words of the named section's own description ("how performance is measured" for the
     # KPIs) say which section, not what in it.
-    general = {k for key in sections if key in strong for k in _description_keys(key)}
+    general = {k for key in sections if key in strong for k in description_keys(key)}
     terms: dict[str, str] = {}
     for word, key, taken in zip(words, keys, used, strict=True):
         if taken or word in STOPWORDS or key in requests or key in general or len(word) < 2:
@@ -269,8 +278,23 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     return _Reading(sections, firm, scopes, terms, words, cue_words)
 
 
+def _written_as_names(question: str) -> frozenset[str]:
+    """The keys of the words a question writes as names.
+
+    Capitalised where no sentence starts, or in capitals: "What Customer Effort Score
+    target…", "our NPS".
+    """
+    found = set()
+    for sentence in _SENTENCE.split(question.strip()):
+        for position, word in enumerate(_CASED_WORD.findall(sentence)):
+            if (position and word[0].isupper()) or (len(word) > 1 and word.isupper()):
+                found.add(term_key(fold(word)))
+    return frozenset(found)
+
+
 @cache
-def _description_keys(section: str) -> frozenset[str]:
+def description_keys(section: str) -> frozenset[str]:
+    """The word keys of a section's description in the vocabulary."""
     kind = vocabulary().section(section)
     return frozenset(keys(kind.description)) if kind else frozenset()
 
@@ -314,8 +338,12 @@ def _claim_all(
 
 
 def _plain_sequences(phrases: Sequence[str]) -> list[tuple[str, ...]]:
-    """Phrases as sequences of their words (plurals folded), for word-for-word matching."""
-    return [tuple(stem(w) for w in words_of(p)) for p in phrases if words_of(p)]
+    """Phrases as sequences of their words (plurals folded, numbers as digits)."""
+    return [tuple(_numeral(w) for w in words_of(p)) for p in phrases if words_of(p)]
+
+
+def _numeral(word: str) -> str:
+    return vocabulary().questions.numbers.get(word) or stem(word)
 
 
 def _contains(keys: list[str], sequence: tuple[str, ...]) -> bool:

@@ -12,6 +12,7 @@ from assistant.text import STOPWORDS, edit_distance, fold, stem, tokens
 from assistant.vocabulary import RoleVocabulary, vocabulary
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+_ALIAS_WORDS = 6
 
 
 def _roles() -> RoleVocabulary:
@@ -65,6 +66,14 @@ def _role_tokens(text: str) -> tuple[str, ...]:
     return tuple(token.text for token in _canonical(text))
 
 
+def role_key(title: str) -> str:
+    """What two spellings of one role title share: its canonical tokens, in order.
+
+    "Director of SRE" and "Director of Site Reliability Engineering" have the same key.
+    """
+    return " ".join(role_tokens(title))
+
+
 @cache
 def _phrases() -> list[tuple[list[str], str]]:
     """The spelled-out phrases as folded words, longest first (so the longest one wins)."""
@@ -97,10 +106,32 @@ class Resolution:
     suggestions: list[str]
     spans: list[tuple[int, int]] = field(default_factory=list)
     """Where the question names roles, as (first word, word after the last) of `words_of`."""
+    ambiguous: bool = False
+    """The unknown phrase is a shortened title several roles fit (the suggestions)."""
+
+
+def declared_aliases(text: str) -> list[str]:
+    """The other titles a blueprint gives its role ("Also known as: Head of CX Operations").
+
+    What follows a marker (roles.toml's `alias_markers`) up to the end of its sentence is cut
+    at commas, semicolons and "or"; the pieces that name a job (a job noun in at most six
+    words) are aliases.
+    """
+    roles = _roles()
+    folded = fold(text)
+    found: list[str] = []
+    for marker in roles.alias_markers:
+        for hit in re.finditer(rf"(?<![a-z0-9]){re.escape(marker)}(?![a-z0-9])", folded):
+            rest = re.split(r"[.;!?\n(]", folded[hit.end() :].lstrip(" :"), maxsplit=1)[0]
+            for piece in re.split(r",|\bor\b|\band\b(?= [a-z]+ of\b)", rest):
+                words = [w for w in words_of(piece) if w not in {"a", "an", "the"}]
+                if 0 < len(words) <= _ALIAS_WORDS and any(stem(w) in roles.nouns for w in words):
+                    found.append(" ".join(_display_word(w) for w in words))
+    return list(dict.fromkeys(found))
 
 
 class RoleResolver:
-    """Finds the catalogue's roles in free text.
+    """Finds the catalogue's roles in free text, by their titles and the aliases they declare.
 
     Titles are indexed by their tokens, so a question is compared only with the titles all of
     whose tokens it holds (the others cannot match), and a phrase only with the titles that
@@ -110,6 +141,8 @@ class RoleResolver:
     def __init__(self, catalogue: list[RoleInfo]) -> None:
         self._roles = catalogue
         self._titles = [(role, role_tokens(role.role)) for role in catalogue]
+        self._titles += [(role, role_tokens(a)) for role in catalogue for a in role.aliases]
+        self._by_id = {role.id: role for role in catalogue}
         self._vocabulary = {t for _, title in self._titles for t in title}
         # token -> the positions of the titles that have it, in catalogue order.
         self._postings: dict[str, list[int]] = {}
@@ -153,9 +186,14 @@ class RoleResolver:
         unknown, span = found
         # A shortened title ("the VP", "Head of Data") that only one role can mean is that role.
         wanted = set(role_tokens(unknown))
-        covering = [role for role, title in self._sharing(wanted) if wanted <= set(title)]
+        covering = list(
+            {role.id: role for role, title in self._sharing(wanted) if wanted <= set(title)}
+        )
         if len(covering) == 1:
-            return Resolution(covering, [], [], [span])
+            return Resolution([self._by_id[covering[0]]], [], [], [span])
+        if covering:
+            fits = sorted(self._by_id[i].role for i in covering)
+            return Resolution([], [unknown], fits, [span], ambiguous=True)
         return Resolution([], [unknown], self.suggest(unknown), [span])
 
     def suggest(self, phrase: str, limit: int = 3) -> list[str]:
@@ -169,7 +207,7 @@ class RoleResolver:
                 weight = sum(0.5 if t in _roles().nouns else 1.0 for t in shared)
                 scored.append((weight / len(set(title) | wanted), role.role))
         scored.sort(key=lambda item: (-item[0], item[1]))
-        return [name for _, name in scored[:limit]]
+        return list(dict.fromkeys(name for _, name in scored))[:limit]
 
     def find(self, name: str) -> RoleInfo | None:
         """A role by id or by (aliased) title, for an explicit `--role`."""
@@ -265,9 +303,12 @@ def _role_phrase(text: str) -> tuple[str, tuple[int, int]] | None:
 
 @cache
 def _boundary_words() -> frozenset[str]:
-    """Words that end a role phrase: stopwords, request words and the words of section cues."""
+    """Words that end a role phrase: stopwords, request words and one-word section cues."""
     vocab = vocabulary()
-    cue_words = {w for s in vocab.sections for cue in s.cues for w in _TOKEN.findall(fold(cue))}
+    # One-word cues only: "ai" of the cue "ai impact" is also the AI of "VP of Data and AI".
+    cue_words = {
+        cue for section in vocab.sections for cue in section.cues if len(words_of(cue)) == 1
+    }
     keep = {"and", "of"}
     return frozenset((STOPWORDS | vocab.questions.request | cue_words) - keep - vocab.roles.nouns)
 

@@ -10,7 +10,7 @@ import re
 from functools import cache
 
 from assistant.text import key_sequence
-from assistant.vocabulary import vocabulary
+from assistant.vocabulary import numerals, vocabulary
 
 
 def section_keys() -> tuple[str, ...]:
@@ -62,10 +62,13 @@ def classify_headings(titles: list[str]) -> list[str]:
 
     Each heading is first read alone (`section_key` without a number). Blueprints follow the
     template's order, so a heading no pattern knows is then placed by it: a run of unknown
-    headings between two known ones that leaves exactly as many template sections unclaimed
-    takes them in order ("A week in the life" between the responsibilities and the goals is
-    the day-to-day), and an unknown heading whose words are the cues of exactly one section
-    that fits there takes that one. What stays unknown is `other`.
+    headings before, between or after known ones that leaves exactly as many template
+    sections unclaimed takes them in order ("A week in the life" between the
+    responsibilities and the goals is the day-to-day, "Snapshot" before the mission the
+    summary), and an unknown heading whose words cue exactly one section that fits there
+    takes that one. A heading that cues the section just before it continues that section
+    ("Six- and twelve-month outcomes" after "Onboarding plan: the first 90 days"). What
+    stays unknown is `other`.
     """
     order = section_keys()
     keys = [section_key(t) for t in titles]
@@ -80,27 +83,38 @@ def classify_headings(titles: list[str]) -> list[str]:
     for (left, low), (right, high) in itertools.pairwise(bounds):
         unknown = [i for i in range(left + 1, right) if keys[i] == "other"]
         free = [k for k in order[low + 1 : high] if k not in keys]
-        if not unknown or not free or left < 0 or right == len(keys):
+        # Headings after the last known one are the page's own (comments, related posts).
+        if not unknown or right == len(keys):
             continue
-        if len(unknown) == len(free):
+        if free and len(unknown) == len(free):
             for i, key in zip(unknown, free, strict=True):
                 keys[i] = key
             continue
         for i in unknown:
-            cued = _cued_sections(titles[i]) & set(free)
-            if len(cued) == 1:
-                keys[i] = cued.pop()
+            cued = _cued_sections(titles[i])
+            if len(cued & set(free)) == 1:
+                keys[i] = (cued & set(free)).pop()
+            elif left >= 0 and keys[left] in cued:
+                keys[i] = keys[left]
     return keys
 
 
 def _cued_sections(title: str) -> set[str]:
-    """The sections whose question cues a heading's words spell."""
-    words = key_sequence(title)
-    found = set()
+    """The sections whose question cues or time phrases a heading's words spell."""
+    words = key_sequence(numerals(title))
+    found = {
+        scope.section
+        for scope in vocabulary().scopes
+        if any(_spells(words, key_sequence(numerals(p))) for p in scope.question)
+    }
     for kind in vocabulary().sections:
         for sequence in (*kind.cue_sequences, *kind.weak_cue_sequences):
-            size = len(sequence)
-            if any(tuple(words[i : i + size]) == sequence for i in range(len(words) - size + 1)):
+            if _spells(words, list(sequence)):
                 found.add(kind.key)
                 break
     return found
+
+
+def _spells(words: list[str], phrase: list[str]) -> bool:
+    size = len(phrase)
+    return bool(phrase) and any(words[i : i + size] == phrase for i in range(len(words) - size + 1))

@@ -26,11 +26,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from assistant.corpus import DocumentIndex
-from assistant.evidence import Scored, best, subsection_scores, unsupported_terms
+from assistant.evidence import Scored, best, has_phrase, subsection_scores, unsupported_terms
 from assistant.items import Item
-from assistant.planning import Plan
+from assistant.planning import Plan, description_keys
 from assistant.sections import section_title
 from assistant.text import keys
+from assistant.vocabulary import numerals
 
 SelectionKind = Literal["items", "part", "abstain"]
 # How much less close to the question a fuller match elsewhere may be than the part's own.
@@ -77,6 +78,8 @@ class Selection:
     items: list[Item] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    by_meaning: bool = False
+    """Chosen by closeness in meaning alone: no item spells the question's topic."""
 
 
 def select(
@@ -96,13 +99,30 @@ def select(
     narrowed = _narrow(index, plan, region, set(asked))
 
     if plan.terms and not _titles_hold(index, plan, narrowed, region):
-        firm = bool(set(asked) & set(plan.cued))
+        # Named by the question's words, or by a time phrase that found its subsection.
+        firm = bool(set(asked) & set(plan.cued)) or (
+            narrowed is not region and any(s.names_part for s in plan.scopes)
+        )
         known = sum(1 for t in plan.terms if t in index.idf)
+        unspelled = unsupported_terms(plan, index.words)
+        unknown = list(unspelled.values())
+        dense = best(region, "dense")
+        named = [word for key, word in unspelled.items() if key in plan.names]
+        if named:
+            # A name the blueprint never spells ("Customer Effort Score", "Databricks") is
+            # what the question is about: nothing else in the blueprint answers it.
+            return Selection("abstain", missing=named, notes=[f"names it never uses: {named}"])
+        if unknown and not asked and dense < limits.dense_incidental:
+            # "Can they work from home?": with no part named, a topic word the blueprint never
+            # uses is the question, unless something in it is close in meaning anyway.
+            return Selection(
+                "abstain",
+                missing=unknown,
+                notes=[f"unknown words {sorted(unknown)}, best similarity {dense:.2f}"],
+            )
         chosen = _topic(scored, region, narrowed, limits, asked=bool(asked), firm=firm, terms=known)
         if chosen is not None:
             return chosen
-        unknown = list(unsupported_terms(plan, index.words).values())
-        dense = best(region, "dense")
         if firm:
             # A section the question names by its own words is answered even when the rest of
             # the question is words the blueprint does not use ("next career steps").
@@ -118,6 +138,10 @@ def select(
         if not asked:
             return _closest(region, limits)
     elif asked and narrowed is region:
+        # "Who is her boss?" with no "Line manager" subsection: the items that say "reports to".
+        scoped = _scope_items(plan, region, limits)
+        if scoped:
+            return Selection("items", scoped, notes=["the items the time or scope phrase names"])
         # "Who does she report to?": a cue word that a few items of the section spell out.
         cued = _cue_items(index, plan, region, limits)
         if cued:
@@ -128,7 +152,7 @@ def select(
 def _titles_hold(
     index: DocumentIndex, plan: Plan, narrowed: Sequence[Scored], region: Sequence[Scored]
 ) -> bool:
-    """Whether the subsection titles the question named hold all its topic terms.
+    """Whether the subsection titles the question named hold its topic terms.
 
     "What are the strategic responsibilities?" names the subsection "Strategic
     responsibilities": its words are the title's, so it asks for the whole subsection.
@@ -136,7 +160,10 @@ def _titles_hold(
     if narrowed is region or not narrowed:
         return False
     titles = {k for s in narrowed for k in index.heading_keys[s.position]}
-    return set(plan.terms) <= titles
+    # Words the blueprint never uses hold nothing anywhere ("the delivery side" of a
+    # "Delivery" subsection): the title need only hold the others, if there are any.
+    known = {t for t in plan.terms if t in index.words}
+    return bool(known) and known <= titles
 
 
 def _topic(
@@ -154,9 +181,10 @@ def _topic(
     Items elsewhere that hold more of the topic win when the part was only implied by a time
     phrase or a weak cue ("coverage at 6 months"), when they hold every word of a topic of
     several words and the part's matches do not ("compliance control coverage"), or when they
-    are as close to the question as the part's own matches. When the part holds none, a
-    one-word topic found elsewhere wins only if closer to the question than anything in the
-    part (else it is a word in passing: "mistakes to avoid" is no soft skill).
+    are as close to the question as the part's own matches and none of those is named for the
+    topic ("Performance: k6, Gatling" answers "performance testing tools"). When the part
+    holds none, a one-word topic found elsewhere wins only if closer to the question than
+    anything in the part (else it is a word in passing: "mistakes to avoid" is no soft skill).
     """
     # A subsection the question names is where its topic is looked for (else the section).
     # Within a section the question names by its words, the best matches there are enough.
@@ -169,11 +197,17 @@ def _topic(
         # Every word of a topic of several words, found together, is the topic itself.
         whole = terms > 1 and _complete(scored, elsewhere) and not _complete(scored, inside)
         bar = _closeness(scored, inside) - _CLOSE if inside else best(region, "dense")
-        if not firm or whole or _closeness(scored, elsewhere) >= bar:
+        closer = _closeness(scored, elsewhere) >= bar and not _named(scored, inside)
+        if not firm or whole or closer:
             return Selection("items", elsewhere, notes=["topic found in another section"])
     if inside:
         return Selection("items", inside, notes=["topic found in the part asked for"])
     return None
+
+
+def _named(scored: Sequence[Scored], items: Sequence[Item]) -> bool:
+    chosen = {id(i) for i in items}
+    return any(s.head > 0 for s in scored if id(s.item) in chosen)
 
 
 def _complete(scored: Sequence[Scored], items: Sequence[Item]) -> bool:
@@ -196,20 +230,38 @@ def _cue_items(
 ) -> list[Item]:
     """The few items of a section that spell the cue words its titles do not hold, if any.
 
-    Words of the section's titles (its own and the template's) name the section, not an item.
+    Words of the section's titles (its own and the template's) and of its table's column names
+    name the section, not an item.
     Items whose head holds the words ("Reports to: …") are the answer over items that only
     mention them ("defect reports").
     """
     titles = {k for s in region for k in index.heading_keys[s.position]}
-    titles |= {k for key in plan.sections for k in keys(section_title(key))}
+    described: set[str] = set()
+    for key in plan.sections:
+        titles |= keys(section_title(key)) | index.column_keys.get(key, frozenset())
+        described |= description_keys(key)
     telling = plan.cue_words - titles
     if not telling:
         return []
     hits = [s for s in region if telling <= index.item_keys[s.position]]
     if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
         return []  # none, or so many that the words are the section's own
+    if telling & described:
+        # Words of the section's description pick a bullet or a row that spells them ("CTO
+        # (Reports To)"), or a sentence they name ("Reports to: the VP of Engineering"), not
+        # prose about the section ("These are the measures the director is held to").
+        hits = [s for s in hits if s.item.kind != "sentence" or s.item.name]
     hits = [s for s in hits if telling <= index.head_keys[s.position]] or hits
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
+
+
+def _scope_items(plan: Plan, region: Sequence[Scored], limits: Thresholds) -> list[Item]:
+    """The few items of the section that spell a heading phrase of the question's scopes."""
+    phrases = [numerals(h) for scope in plan.scopes for h in scope.heading]
+    hits = [s for s in region if any(has_phrase(numerals(s.item.flat), p) for p in phrases)]
+    if not hits or len(hits) > limits.max_items or 3 * len(hits) > len(region):
+        return []
+    return [s.item for s in hits]
 
 
 def _part(region: Sequence[Scored]) -> list[Item]:
@@ -258,7 +310,8 @@ def _topic_items(
         for s in pool
         if s.lexical >= limits.runner_up * top
         and s.whole >= limits.topic_floor
-        and s.dense >= limits.topic_dense
+        # An item named for the topic is about it however short ("Performance: k6, Gatling").
+        and (s.dense >= limits.topic_dense or s.head >= s.lexical / 2)
     ]
     if not candidates:
         return []
@@ -315,6 +368,7 @@ def _closest(region: Sequence[Scored], limits: Thresholds) -> Selection:
         "items",
         [s.item for s in ranked[: limits.max_items]],
         notes=[f"closest by meaning ({top:.2f})"],
+        by_meaning=True,
     )
 
 

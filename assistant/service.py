@@ -1,9 +1,10 @@
 """The assistant facade every interface (CLI, HTTP API, Slack, evals) talks to.
 
-An answer is four steps, each its own module: plan the question (`planning`), score the items
-of the roles it names (`evidence`), choose as much as it asks for or decline (`selection`),
-and compose (`extractive`, or a chat model in `llm`), with citations checked at the end
-(`citations`). This module wires them over one pinned snapshot of the index.
+An answer is four steps, each its own module: plan the question (`planning`), find what
+answers it in the blueprints of the roles it names (`finding`: their items scored by
+`evidence`, as much chosen as it asks for by `selection`), and compose (`extractive`, or a
+chat model in `llm`), with citations checked at the end (`citations`). This module wires them
+over one pinned snapshot of the index.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace as otel_trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 from assistant import embeddings
 from assistant.answering import AnswerContext, Answerer, Draft, Finding
 from assistant.citations import validate_citations
-from assistant.corpus import DocumentIndex
 from assistant.embeddings import CachedEmbedder, CacheInfo, Embedder
 from assistant.errors import EmptyIndexError, OutdatedIndexError, QuestionError
-from assistant.evidence import Scored, score_items, unsupported_terms
 from assistant.extractive import (
     ExtractiveAnswerer,
     catalogue_answer,
     covered_sections,
     partial_answer,
 )
+from assistant.finding import Finder
 from assistant.items import Item, chunk_items
 from assistant.manifest import StaleReadError
 from assistant.models import (
@@ -47,8 +48,7 @@ from assistant.models import (
     Turn,
 )
 from assistant.planning import Plan
-from assistant.sections import section_title
-from assistant.selection import Selection, Thresholds, select, thresholds
+from assistant.selection import Selection, Thresholds, thresholds
 from assistant.snapshot import IndexSnapshot, SnapshotReader
 from assistant.store import ChunkStore, open_store
 
@@ -66,11 +66,6 @@ _TRACER = otel_trace.get_tracer("blueprints.assistant")
 # An answer starts again when an ingest commits meanwhile; more commits than this in one
 # answer's few milliseconds would be a writer in a loop.
 _ATTEMPTS = 3
-# What a summary-only role's summary answers: what it is, why it exists, what it owns.
-_SUMMARY_SECTIONS = frozenset({"summary", "mission", "responsibilities"})
-# A question that names no role is answered from the documents of its closest chunks.
-_GLOBAL_CHUNKS = 30
-_GLOBAL_DOCUMENTS = 3
 _WARM_UP_QUESTION = "What KPIs does the role own?"
 _MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{1,200}>", re.IGNORECASE | re.DOTALL)
 
@@ -113,16 +108,6 @@ class IndexStats:
     """When the head was last committed (ISO 8601, UTC), empty for a new index."""
 
 
-@dataclass
-class _Gathered:
-    """What the roles' blueprints gave: findings, declines, roles known only as summaries."""
-
-    findings: list[Finding] = field(default_factory=list)
-    declined: list[tuple[RoleInfo, Selection]] = field(default_factory=list)
-    partial: list[Finding] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-
 def load_embedder(settings: Settings) -> CachedEmbedder:
     """The embedding model for writing the index (ingest, evals), loaded once by the caller.
 
@@ -156,7 +141,7 @@ class Assistant:
         self._answerer: Answerer = answerer or self._extractive
         self._chat_model = chat_model
         self._reader = SnapshotReader(store)
-        self._limits = limits or thresholds()
+        self._finder = Finder(self._reader, store, limits or thresholds(), settings.top_k)
 
     @property
     def answerer_name(self) -> str:
@@ -348,25 +333,33 @@ class Assistant:
             return self._catalogue(prepared)
         if plan.unknown_roles and not plan.roles:
             names = ", ".join(f"**{r}**" for r in plan.unknown_roles)
+            if plan.ambiguous:
+                fits = " or ".join(f"**{r}**" for r in plan.suggestions)
+                return _declined(prepared, f"Which {names} do you mean: {fits}?")
             text = f"The knowledge base has no blueprint for {names}."
             if plan.suggestions:
                 text += " The closest roles it covers: " + ", ".join(plan.suggestions) + "."
             return _declined(prepared, text)
 
         evidence_started = perf_counter()
-        with _TRACER.start_as_current_span("embeddings") as span:
-            # Named as the OpenTelemetry GenAI conventions name an embeddings call.
+        # Named as the OpenTelemetry GenAI conventions name an embeddings call.
+        with _TRACER.start_as_current_span(f"embeddings {self._embedder.name}") as span:
             span.set_attribute("gen_ai.operation.name", "embeddings")
+            # No registered provider runs a local model: the library that defines it.
+            span.set_attribute("gen_ai.provider.name", "sentence_transformers")
             span.set_attribute("gen_ai.request.model", self._embedder.name)
             query = self._embedder.embed_query(plan.residual)
         prepared.timings["embed"] = _ms(evidence_started)
-        with _TRACER.start_as_current_span("retrieval") as span:
+        collection = self._settings.collection
+        with _TRACER.start_as_current_span(f"retrieval {collection}") as span:
+            span.set_attribute("gen_ai.operation.name", "retrieval")
+            span.set_attribute("gen_ai.data_source.id", collection)
+            span.set_attribute("gen_ai.request.top_k", float(self._settings.top_k))
             if plan.roles:
                 self._answer_roles(prepared, query)
             else:
                 self._answer_any_role(prepared, query)
             retrieved = _distinct(prepared.retrieved)[: self._settings.top_k]
-            span.set_attribute("blueprints.top_k", self._settings.top_k)
             span.set_attribute("blueprints.retrieved.ids", [p.chunk.id for p in retrieved])
             span.set_attribute("blueprints.retrieved.scores", [p.score for p in retrieved])
         prepared.timings["evidence"] = _ms(evidence_started)
@@ -374,98 +367,31 @@ class Assistant:
 
     def _answer_roles(self, prepared: _Prepared, query: list[float]) -> None:
         """Evidence from the blueprints of the roles the question names."""
-        gathered = _Gathered()
-        for role in prepared.plan.roles:
-            self._gather(prepared, role, query, gathered)
-        prepared.findings = gathered.findings
-        if gathered.partial:
+        found = self._finder.for_roles(prepared.snapshot, prepared.plan, query)
+        prepared.retrieved.extend(found.retrieved)
+        prepared.notes.extend(found.notes)
+        prepared.findings = found.findings
+        if found.partial:
             prepared.coverage = AnswerCoverage.PARTIAL
-            if not gathered.findings:
-                prepared.findings = gathered.partial
-                prepared.draft = partial_answer(gathered.partial, gathered.missing)
+            if not found.findings:
+                prepared.findings = found.partial
+                prepared.draft = partial_answer(found.partial, found.missing)
                 return
-            prepared.findings = gathered.findings + gathered.partial
+            prepared.findings = found.findings + found.partial
             prepared.notes.append(
-                "only a summary of " + ", ".join(f.role.role for f in gathered.partial)
+                "only a summary of " + ", ".join(f.role.role for f in found.partial)
             )
         if not prepared.findings:
-            _declined(prepared, _not_covered(prepared, gathered.declined))
-
-    def _gather(
-        self, prepared: _Prepared, role: RoleInfo, query: list[float], gathered: _Gathered
-    ) -> None:
-        plan, snapshot = prepared.plan, prepared.snapshot
-        index = self._reader.document(snapshot, snapshot.serving[role.id][0])
-        scored = score_items(index, plan, query)
-        if role.coverage is RoleCoverage.SUMMARY:
-            prepared.retrieved.extend(_ranked(scored, [], self._settings.top_k))
-            if plan.terms and not self._held_by_any_blueprint(prepared, query):
-                # Not even a full blueprint says it: "partial" would promise what none has.
-                missing = [*plan.terms.values()]
-                gathered.declined.append((role, Selection("abstain", missing=missing)))
-                return
-            detail = [s for s in plan.sections if s not in _SUMMARY_SECTIONS]
-            if detail or unsupported_terms(plan, index.words):
-                gathered.partial.append(Finding(role, index.items, whole_part=True))
-                gathered.missing = [section_title(s) for s in detail] or [*plan.terms.values()]
-            else:
-                gathered.findings.append(Finding(role, index.items, whole_part=True))
-            return
-        selection = select(index, plan, scored, self._limits)
-        prepared.retrieved.extend(_ranked(scored, selection.items, self._settings.top_k))
-        prepared.notes.extend(f"{role.role}: {note}" for note in selection.notes)
-        if selection.kind == "abstain":
-            gathered.declined.append((role, selection))
-        else:
-            gathered.findings.append(
-                Finding(role, selection.items, whole_part=selection.kind == "part")
-            )
+            _declined(prepared, _not_covered(prepared, found.declined))
 
     def _answer_any_role(self, prepared: _Prepared, query: list[float]) -> None:
-        """A question that names no role: the items of the closest documents that hold it."""
-        snapshot, plan = prepared.snapshot, prepared.plan
-        limits = self._limits
-        for index, scored, selection in self._closest_documents(snapshot, plan, query):
-            prepared.retrieved.extend(_ranked(scored, selection.items, self._settings.top_k))
-            if selection.kind != "items":
-                continue
-            best = max((s.dense for s in scored if s.item in selection.items), default=0.0)
-            if plan.terms or best >= limits.dense_answer:
-                role = next(r for r in snapshot.catalogue if r.id == index.record.role_id)
-                prepared.findings.append(Finding(role, selection.items))
+        """A question that names no role: the items of the closest blueprints that hold it."""
+        found = self._finder.for_any_role(prepared.snapshot, prepared.plan, query)
+        prepared.retrieved.extend(found.retrieved)
+        prepared.findings = found.findings
         if not prepared.findings:
             prepared.notes.append("no role named and no blueprint holds the topic")
             _declined(prepared, _OFF_TOPIC_TEXT)
-
-    def _held_by_any_blueprint(self, prepared: _Prepared, query: list[float]) -> bool:
-        """Whether a full blueprint holds the question's topic (what a summary cannot tell)."""
-        documents = self._closest_documents(prepared.snapshot, prepared.plan, query, full=True)
-        return any(selection.kind != "abstain" for _, _, selection in documents)
-
-    def _closest_documents(
-        self, snapshot: IndexSnapshot, plan: Plan, query: list[float], *, full: bool = False
-    ) -> list[tuple[DocumentIndex, list[Scored], Selection]]:
-        """The documents of the chunks closest to the question, each with its selection."""
-        serving = {
-            d: set(snapshot.records[d].chunk_ids)
-            for d in snapshot.serving_docs()
-            if not full or snapshot.records[d].coverage is RoleCoverage.FULL
-        }
-        # Hits the snapshot does not hold (a newer generation's, a shadowed summary, leftovers
-        # of a stopped ingest) are not answered from.
-        hits = [
-            chunk
-            for chunk, _ in self._store.query(
-                query, _GLOBAL_CHUNKS, list(serving) if full else None
-            )
-            if chunk.id in serving.get(chunk.doc_id, ())
-        ]
-        found = []
-        for doc_id in list(dict.fromkeys(chunk.doc_id for chunk in hits))[:_GLOBAL_DOCUMENTS]:
-            index = self._reader.document(snapshot, doc_id)
-            scored = score_items(index, plan, query)
-            found.append((index, scored, select(index, plan, scored, self._limits)))
-        return found
 
     def _condense(self, question: str, history: Sequence[Turn]) -> str:
         """With an LLM, rewrite a follow-up into a standalone question (else keep it)."""
@@ -520,15 +446,16 @@ class Assistant:
             return self._extractive.answer(context)
         from assistant.llm import LLMError
 
-        with _TRACER.start_as_current_span("chat") as span:
+        provider, _, model = self._answerer.name.removeprefix("llm:").partition(":")
+        with _TRACER.start_as_current_span(f"chat {model}", kind=SpanKind.CLIENT) as span:
             span.set_attribute("gen_ai.operation.name", "chat")
-            provider, _, model = self._answerer.name.removeprefix("llm:").partition(":")
             span.set_attribute("gen_ai.provider.name", provider)
             span.set_attribute("gen_ai.request.model", model)
             try:
                 return self._answerer.answer(context)
             except LLMError as exc:
                 span.set_attribute("error.type", exc.kind)
+                span.set_status(StatusCode.ERROR, str(exc))
                 return self._fallback(prepared, exc.kind, f"the language model failed ({exc})")
 
     @staticmethod
@@ -637,27 +564,6 @@ def _not_covered(prepared: _Prepared, declined: list[tuple[RoleInfo, Selection]]
             covers = f"It covers: {covered_sections(record.sections)}."
         lines.append(f"The **{role.role}** blueprint does not cover {missing}. {covers}")
     return "\n\n".join(lines) or _OFF_TOPIC_TEXT
-
-
-def _ranked(scored: Sequence[Scored], chosen: Sequence[Item], top_k: int) -> list[Passage]:
-    """A document's chunks as the trace reports retrieval.
-
-    The chunks answered from come first, in answer order, then the others by their best item
-    (similarity plus topic share).
-    """
-    best: dict[str, Passage] = {}
-    for entry in scored:
-        value = entry.dense + entry.lexical
-        chunk = entry.item.chunk
-        if chunk.id not in best or value > best[chunk.id].score:
-            best[chunk.id] = Passage(
-                chunk=chunk, score=value, dense_score=entry.dense, lexical_score=entry.lexical
-            )
-    first = list(dict.fromkeys(item.chunk.id for item in chosen))
-    rest = sorted((p for i, p in best.items() if i not in first), key=lambda p: -p.score)
-    lead = max((p.score for p in best.values()), default=0.0) + 1.0
-    ordered = [best[i].model_copy(update={"score": lead}) for i in first if i in best] + rest
-    return ordered[: max(top_k, len(first))]
 
 
 def _distinct(passages: Sequence[Passage]) -> list[Passage]:

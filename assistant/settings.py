@@ -66,6 +66,9 @@ class Settings(BaseSettings):
 
     # HTTP service
     api_key: SecretStr | None = None
+    metrics_require_key: bool = Field(
+        default=True, description="Whether /metrics needs the API key too (when one is set)"
+    )
     feedback_db: Path | None = None
     rate_limit_per_minute: int = Field(default=60, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

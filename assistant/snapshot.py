@@ -20,7 +20,7 @@ from assistant.corpus import DocumentIndex
 from assistant.manifest import DocumentRecord, MissingGenerationError, StaleReadError
 from assistant.models import Chunk, RoleCoverage, RoleInfo
 from assistant.planning import Planner
-from assistant.roles import RoleResolver
+from assistant.roles import RoleResolver, declared_aliases, role_key
 from assistant.store import ChunkStore
 
 log = logging.getLogger(__name__)
@@ -186,15 +186,26 @@ def _as_recorded(chunk: Chunk, record: DocumentRecord) -> Chunk:
 
 
 def _serving(records: Mapping[str, DocumentRecord]) -> dict[str, tuple[str, ...]]:
-    """Per role, the one document answers come from: the newest full blueprint, else a summary."""
+    """Per role, the one document answers come from: the newest full blueprint, else a summary.
+
+    A full blueprint also stands in for a summary that spells its title another way ("Director
+    of SRE" in a listing, "Director of Site Reliability Engineering" synced from the blog),
+    unless a summary under its own title exists: then the listing holds the two as two roles.
+    """
     by_role: dict[str, list[DocumentRecord]] = defaultdict(list)
     for record in records.values():
         by_role[record.role_id].append(record)
+    full_only = {
+        role_key(candidates[0].role): role_id
+        for role_id, candidates in by_role.items()
+        if all(r.coverage is RoleCoverage.FULL for r in candidates)
+    }
     serving: dict[str, tuple[str, ...]] = {}
     for role_id, candidates in by_role.items():
         full = [r for r in candidates if r.coverage is RoleCoverage.FULL]
-        pool = full or candidates
-        best = max(pool, key=lambda r: (r.modified, r.generation, r.doc_id))
+        if not full and full_only.get(role_key(candidates[0].role), role_id) != role_id:
+            continue
+        best = max(full or candidates, key=lambda r: (r.modified, r.generation, r.doc_id))
         serving[role_id] = (best.doc_id,)
     return serving
 
@@ -202,13 +213,19 @@ def _serving(records: Mapping[str, DocumentRecord]) -> dict[str, tuple[str, ...]
 def _catalogue(
     records: Mapping[str, DocumentRecord], serving: Mapping[str, tuple[str, ...]]
 ) -> list[RoleInfo]:
-    """One entry per role, described by the document that serves it."""
-    summaries = {
-        r.role_id: r.summary for r in records.values() if r.coverage is RoleCoverage.SUMMARY
-    }
+    """One entry per role, described by the document that serves it.
+
+    Its aliases are the other titles the document's summary gives the role.
+    """
+    summaries: dict[str, str] = {}
+    for record in records.values():
+        if record.coverage is RoleCoverage.SUMMARY and record.summary:
+            summaries.setdefault(record.role_id, record.summary)
+            summaries.setdefault(role_key(record.role), record.summary)
     catalogue = []
     for role_id, docs in serving.items():
         record = records[docs[0]]
+        own = role_key(record.role)
         catalogue.append(
             RoleInfo(
                 role=record.role,
@@ -217,7 +234,8 @@ def _catalogue(
                 sections=record.sections,
                 source=record.source,
                 url=record.url,
-                summary=summaries.get(role_id) or record.summary,
+                summary=summaries.get(role_id) or summaries.get(own) or record.summary,
+                aliases=[a for a in declared_aliases(record.summary) if role_key(a) != own],
             )
         )
     return sorted(catalogue, key=lambda r: r.role.lower())

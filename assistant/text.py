@@ -87,6 +87,14 @@ def key_sequence(text: str) -> list[str]:
     return [term_key(t) for t in _TOKEN.findall(fold(text))]
 
 
+def spellings(text: str) -> dict[str, str]:
+    """Each word key of a text, with the word the text spells it as (its first one)."""
+    found: dict[str, str] = {}
+    for token in _TOKEN.findall(fold(text)):
+        found.setdefault(term_key(token), token)
+    return found
+
+
 def keys(text: str) -> set[str]:
     """The keys of a text's words, without stopwords and single characters."""
     return {k for t in _TOKEN.findall(fold(text)) if (k := _word_key(t)) is not None}

@@ -3,8 +3,8 @@
 The gold set is checked against this reading (`evals/check_gold.py`), and the runner takes
 the full roles from it, so a parser bug can neither make a wrong gold entry look right nor
 change what the judge expects. It reads the formats the eval corpus holds, no more: WordPress
-post JSON and listing text files (`data/blueprints/`), and the saved HTML page and Markdown
-export of `evals/fixtures/`.
+post JSON and listing text files (`data/blueprints/`), and the saved HTML pages, WordPress
+post and Markdown export of `evals/fixtures/`.
 
 Every text is kept in each way it may be read: HTML inline tags joined with and without a
 space (a phrasing must survive both); Markdown and plain text are read one way.
@@ -12,6 +12,7 @@ space (a phrasing must survive both); Markdown and plain text are read one way.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -29,9 +30,10 @@ _SEPARATORS = ("", " ")
 # Where the citable units of prose end: a sentence, or a line of a dash list inside a paragraph.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _DASH_LINE = re.compile(r"^\s*[\u2013\u2014\u2022-]\s+")
-# A saved page's chrome inside its <article>: not blueprint content.
+# A saved page's chrome inside its <article>: not blueprint content. WordPress plugins put
+# some of it inside a post's content too (a table of contents, share buttons, inline ads).
 _CHROME = ("header", "footer", "nav", "aside", "figure", "form", "script", "style", "button")
-_CHROME_CLASSES = re.compile(r"share|toc|promo|newsletter|helpful|author", re.IGNORECASE)
+_CHROME_CLASSES = re.compile(r"share|toc|promo|newsletter|helpful|author|related", re.IGNORECASE)
 # Markdown export structure and the noise converters leave inside the body.
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^(#{2,3})\s+(.+?)\s*#*$")
@@ -213,9 +215,13 @@ def _readings(element: Tag) -> Variants:
 
 
 def _html_sections(root: Tag) -> list[ReadSection]:
-    """Sections at `h2`, subsections at `h3`; items are list items, table rows, paragraphs."""
+    """Sections at `h2`, subsections at `h3`; items are list items, table rows, paragraphs.
+
+    A definition list's term with its descriptions (a KPI card: name, target, cadence) is one
+    item too, its parts apart as a table row's cells are.
+    """
     sections: list[ReadSection] = []
-    for element in root.find_all(["h2", "h3", "p", "li", "tr"]):
+    for element in root.find_all(["h2", "h3", "p", "li", "tr", "dt"]):
         if element.name == "h2":
             sections.append(ReadSection(element.get_text(" ", strip=True), [Part("")]))
             continue
@@ -234,17 +240,37 @@ def _html_sections(root: Tag) -> list[ReadSection]:
                 " | ".join(normalize(cell.get_text(sep)) for cell in cells) for sep in _SEPARATORS
             )
             section.parts[-1].items.append(Item(readings))
-        elif element.name == "p" and not element.find_parent(["li", "td", "th"]):
+        elif element.name == "dt":
+            parts = [element, *_descriptions(element)]
+            readings = tuple(
+                " | ".join(normalize(part.get_text(sep)) for part in parts) for sep in _SEPARATORS
+            )
+            section.parts[-1].items.append(Item(readings))
+        elif element.name == "p" and not element.find_parent(["li", "td", "th", "dt", "dd"]):
             text = element.get_text(" ")
             if text.strip():
                 section.parts[-1].items.append(Item(_readings(element), _prose_units(text)))
     return sections
 
 
+def _descriptions(term: Tag) -> list[Tag]:
+    """The `<dd>`s after a `<dt>`, up to the next term."""
+    found: list[Tag] = []
+    for sibling in term.find_next_siblings(["dt", "dd"]):
+        if sibling.name == "dt":
+            break
+        found.append(sibling)
+    return found
+
+
 def _read_wordpress(path: Path, corpus: CorpusText) -> None:
+    """A post's content, without what plugins add to it; its title with entities decoded."""
     post = json.loads(path.read_text(encoding="utf-8"))
     soup = BeautifulSoup(post["content"]["rendered"], "html.parser")
-    text = corpus.role(_role_name(post["title"]["rendered"]), path)
+    # By class only: a post's tables are in <figure>s, which a saved page's chrome rules drop.
+    for chrome in soup.find_all(class_=_CHROME_CLASSES):
+        chrome.decompose()
+    text = corpus.role(_role_name(html.unescape(post["title"]["rendered"])), path)
     text.whole.append(tuple(normalize(soup.get_text(sep)) for sep in _SEPARATORS))
     text.sections.extend(_html_sections(soup))
 

@@ -51,7 +51,8 @@ function renderTable(rows, citations) {
 }
 
 // Markdown to HTML. Everything is escaped before any tag is added, so answer text
-// (which quotes scraped pages) can never inject markup.
+// (which quotes scraped pages) can never inject markup. A bullet indented under another
+// (`  - child`) is nested in its parent's item.
 function renderMarkdown(text, citations) {
   const lines = escapeHtml(text).split(/\r?\n/);
   const out = [];
@@ -62,8 +63,12 @@ function renderMarkdown(text, citations) {
     if (paragraph.length) out.push(`<p>${paragraph.join("<br>")}</p>`);
     paragraph = [];
   };
+  const renderItem = (item) => {
+    const children = item.children.map((c) => `<li>${c}</li>`).join("");
+    return `<li>${item.html}${children ? `<ul>${children}</ul>` : ""}</li>`;
+  };
   const flushList = () => {
-    if (list) out.push(`<${list.tag}>${list.items.map((i) => `<li>${i}</li>`).join("")}</${list.tag}>`);
+    if (list) out.push(`<${list.tag}>${list.items.map(renderItem).join("")}</${list.tag}>`);
     list = null;
   };
   const flushTable = () => {
@@ -72,6 +77,7 @@ function renderMarkdown(text, citations) {
   };
   for (const raw of lines) {
     const line = raw.trim();
+    const indented = /^\s{2,}/.test(raw);
     const bullet = line.match(/^[-*•]\s+(.*)$/);
     const numbered = line.match(/^\d+[.)]\s+(.*)$/);
     const heading = line.match(/^#{1,6}\s+(.*)$/);
@@ -82,12 +88,14 @@ function renderMarkdown(text, citations) {
       continue;
     }
     flushTable();
-    if (bullet || numbered) {
+    if ((bullet || numbered) && indented && list && list.items.length) {
+      list.items[list.items.length - 1].children.push(renderInline((bullet || numbered)[1], citations));
+    } else if (bullet || numbered) {
       const tag = bullet ? "ul" : "ol";
       flushParagraph();
       if (list && list.tag !== tag) flushList();
       list = list || { tag, items: [] };
-      list.items.push(renderInline((bullet || numbered)[1], citations));
+      list.items.push({ html: renderInline((bullet || numbered)[1], citations), children: [] });
     } else if (!line) {
       flushParagraph();
       flushList();
@@ -163,19 +171,62 @@ async function loadRoles() {
   }
 }
 
-async function sendFeedback(answerId, rating, buttons) {
-  const response = await fetch("/v1/feedback", {
+async function postFeedback(answerId, rating, comment) {
+  const body = { answer_id: answerId, rating };
+  if (comment) body.comment = comment;
+  return fetch("/v1/feedback", {
     method: "POST",
     headers: { "Content-Type": "application/json", ...authHeaders() },
-    body: JSON.stringify({ answer_id: answerId, rating }),
+    body: JSON.stringify(body),
   });
+}
+
+async function sendFeedback(answerId, rating, buttons) {
+  const response = await postFeedback(answerId, rating);
   buttons.forEach((b) => {
     b.disabled = true;
     b.classList.toggle("chosen", b.dataset.rating === rating && response.ok);
   });
-  buttons[0].parentElement.querySelector(".thanks").textContent = response.ok
+  const rate = buttons[0].parentElement;
+  rate.querySelector(".thanks").textContent = response.ok
     ? "Thanks for the feedback."
     : await errorText(response);
+  if (response.ok && rating === "down") askWhatWasWrong(answerId, rate);
+}
+
+// After a 👎 (already counted): an optional reason, stored with the same vote.
+function askWhatWasWrong(answerId, rate) {
+  const form = document.createElement("form");
+  form.className = "reason-form";
+  form.innerHTML = `
+    <label for="reason-${escapeHtml(answerId)}">What was wrong? (optional)</label>
+    <textarea id="reason-${escapeHtml(answerId)}" rows="2" maxlength="2000"
+              placeholder="e.g. wrong role, a KPI is missing"></textarea>
+    <div class="reason-actions">
+      <button type="submit">Send</button>
+      <button type="button" class="secondary skip">Skip</button>
+    </div>`;
+  const thanks = rate.querySelector(".thanks");
+  form.querySelector(".skip").addEventListener("click", () => form.remove());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reason = form.querySelector("textarea").value.trim();
+    if (!reason) {
+      form.remove();
+      return;
+    }
+    form.querySelectorAll("button, textarea").forEach((el) => {
+      el.disabled = true;
+    });
+    const response = await postFeedback(answerId, "down", reason);
+    thanks.textContent = response.ok ? "Thanks, that helps us fix it." : await errorText(response);
+    if (response.ok) form.remove();
+    else form.querySelectorAll("button, textarea").forEach((el) => {
+      el.disabled = false;
+    });
+  });
+  rate.closest(".answer-footer").after(form);
+  form.querySelector("textarea").focus();
 }
 
 // ---------- the conversation ----------

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from assistant.errors import BlueprintsError
-from assistant.text import key_sequence
+from assistant.text import fold, key_sequence
 
 
 class VocabularyError(BlueprintsError):
@@ -81,6 +81,9 @@ class Scope(BaseModel):
     section: str
     question: list[str] = Field(min_length=1)
     heading: list[str] = Field(min_length=1)
+    names_part: bool = False
+    """Whether the phrase names its part as firmly as a section's own words ("the first
+    month", "red flags"), rather than in passing as rhythms do ("four days a week")."""
 
 
 class RoleVocabulary(BaseModel):
@@ -93,6 +96,7 @@ class RoleVocabulary(BaseModel):
     nouns: frozenset[str]
     ranks: list[str]
     qualifiers: list[str]
+    alias_markers: list[str]
     acronyms: frozenset[str]
 
 
@@ -113,6 +117,8 @@ class QuestionVocabulary(BaseModel):
     greetings: list[str]
     follow_up: list[str]
     request: frozenset[str]
+    numbers: dict[str, str]
+    time_leads: frozenset[str]
 
 
 class Vocabulary(BaseModel):
@@ -178,3 +184,12 @@ def vocabulary() -> Vocabulary:
     except (KeyError, ValidationError) as exc:
         msg = f"assistant/vocabulary: invalid vocabulary: {exc}"
         raise VocabularyError(msg) from exc
+
+
+_WORD = re.compile(r"(?<![a-z0-9])[a-z]+(?![a-z0-9])")
+
+
+def numerals(text: str) -> str:
+    """Folded text with its number words as digits ("at twelve months" -> "at 12 months")."""
+    numbers = vocabulary().questions.numbers
+    return _WORD.sub(lambda m: numbers.get(m.group(0), m.group(0)), fold(text))

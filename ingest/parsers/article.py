@@ -42,7 +42,8 @@ _CHROME_ATTR = re.compile(
     r"sidebar|widgets?|footer|colophon|masthead|site-header|meta|author|"
     r"cookies?|consent|gdpr|banner|popup|modal|newsletter|subscribe|"
     r"share|sharing|sharedaddy|social|related\w*|comments?|respond|"
-    r"ads?|adsbygoogle|advert\w*|sponsor\w*|screen-reader-text|sr-only|visually-hidden"
+    r"ads?|adsbygoogle|advert\w*|sponsor\w*|cta|promo\w*|upsell|paywall|"
+    r"screen-reader-text|sr-only|visually-hidden"
     r")(?=$|[\s_-])",
     re.IGNORECASE,
 )
@@ -68,6 +69,9 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _LIST_TAGS = ("ul", "ol")
+# A description's label: a short inline element it starts with (`<span>Target</span> 90%`).
+_LABEL_TAGS = frozenset({"span", "strong", "b", "em", "i", "label", "small"})
+_LABEL_LENGTH = 40
 # "7) KPIs", "7. KPIs", "7: KPIs", "Section 7 — KPIs", "7 – KPIs"; a title starting with a
 # digit ("7.1 Scope", "30-day goals") is not one.
 _NUMBERED = re.compile(
@@ -363,6 +367,8 @@ def _events(parent: Tag, marks: frozenset[int]) -> Iterator[Tag | Block | _Subhe
             table = _table(child)
             if table is not None:
                 yield Block(kind="table", table=table)
+        elif child.name == "dl" and (definitions := _definitions(child)) is not None:
+            yield definitions
         else:
             yield from _events(child, marks)
     yield from _text_blocks(text_lines(run))
@@ -468,6 +474,14 @@ def _li_items(li: Tag) -> list[ListItem]:
     parts: list[ListItem] = []
     starts_with_text = False
     run: list[PageElement] = []
+    children = [c for c in li.children if not _blank(c)]
+    if children and isinstance(children[0], Tag) and children[0].name in HEADING_TAGS:
+        # A card (`<li><h4>Telephony</h4><p>Talkdesk, Five9</p></li>`): its title labels it.
+        title = heading_text(children[0])
+        nested = any(isinstance(c, Tag) and c.name in _LIST_TAGS for c in children[1:])
+        body = clean(" ".join(text_lines(children[1:])))
+        if title and body and not nested:
+            return [ListItem(text=f"{title}: {body}")]
     # `None` ends the last run of text.
     for child in [*li.children, None]:
         if child is not None and not (isinstance(child, Tag) and child.name in _LIST_TAGS):
@@ -503,6 +517,57 @@ def _table(tag: Tag) -> Table | None:
     if rows[0][0]:
         return Table(header=rows[0][1], rows=[cells for _, cells in rows[1:]])
     return Table(header=[], rows=[cells for _, cells in rows])
+
+
+def _definitions(tag: Tag) -> Block | None:
+    """A definition list (`<dl>`, its groups maybe wrapped in `<div>`s) as one block.
+
+    Terms whose descriptions are labelled (`<dd><span>Target</span> 90%</dd>`, as metric
+    cards are) make a table: a column for the terms, one per label, and "Notes" for the
+    rest. Otherwise each term is a bullet with its descriptions ("Term: description").
+    """
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
+    for node in tag.find_all(["dt", "dd"]):
+        if node.find_parent("dl") is not tag:
+            continue  # a list nested in a description
+        if node.name == "dt":
+            groups.append((clean(" ".join(text_lines(node.children))), []))
+        elif groups:
+            groups[-1][1].append(_labelled(node))
+    groups = [(term, described) for term, described in groups if term]
+    if not groups:
+        return None
+    labels = list(dict.fromkeys(label for _, found in groups for label, _ in found if label))
+    if not labels:
+        items = [
+            ListItem(text=f"{term}: {found[0][1]}" if found else term)
+            if len(found) <= 1
+            else ListItem(text=f"{term}:", children=[text for _, text in found])
+            for term, found in groups
+        ]
+        return Block(kind="bullets", items=items)
+    notes = any(not label for _, found in groups for label, _ in found)
+    header = ["Name", *labels, *(["Notes"] if notes else [])]
+    rows = []
+    for term, found in groups:
+        cells = dict.fromkeys(header[1:], "")
+        for label, text in found:
+            column = label or "Notes"
+            cells[column] = f"{cells[column]} {text}".strip()
+        rows.append([term, *cells.values()])
+    return Block(kind="table", table=Table(header=header, rows=rows))
+
+
+def _labelled(description: Tag) -> tuple[str, str]:
+    """A `<dd>` as (its label, its text): the label is a short leading inline element."""
+    first = next((c for c in description.children if not _blank(c)), None)
+    text = clean(" ".join(text_lines(description.children)))
+    if isinstance(first, Tag) and first.name in _LABEL_TAGS:
+        label = clean(first.get_text(" "))
+        rest = text[len(label) :].strip(" :–—-") if text.startswith(label) else ""
+        if label and rest and len(label) <= _LABEL_LENGTH:
+            return label.rstrip(":"), rest
+    return "", text
 
 
 def _mostly_links(tag: Tag) -> bool:

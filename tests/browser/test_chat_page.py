@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -160,3 +162,92 @@ def test_api_key_is_asked_for_then_sent(
     assert request.value.headers["authorization"] == "Bearer k-123"
     assert page.evaluate("localStorage.getItem('blueprints.apiKey')") == "k-123"
     assert page.locator("#role option").count() > 1  # roles reloaded with the key
+
+
+def test_thumbs_down_asks_what_was_wrong_and_keeps_it_with_the_vote(
+    page: Any, url: str, settings: Settings
+) -> None:
+    page.goto(url + "/")
+    page.fill("#question", QUESTION)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".message.assistant .answer-footer", timeout=20_000)
+    page.click(".message.assistant button.rating[data-rating='down']")
+    page.wait_for_selector(".reason-form textarea")
+    with sqlite3.connect(settings.feedback_path) as db:
+        counted = db.execute("SELECT rating, comment FROM feedback").fetchall()
+    assert counted == [("down", None)]  # the 👎 counts before any reason is given
+
+    page.fill(".reason-form textarea", "The AI unit cost target is missing")
+    page.click(".reason-form button[type=submit]")
+    page.wait_for_selector("text=Thanks, that helps us fix it.")
+    assert page.locator(".reason-form").count() == 0
+    with sqlite3.connect(settings.feedback_path) as db:
+        rows = db.execute("SELECT rating, comment, source FROM feedback").fetchall()
+    assert rows == [("down", "The AI unit cost target is missing", "api")]
+
+
+def test_sub_bullets_render_as_a_list_nested_in_their_parent(page: Any, url: str) -> None:
+    page.goto(url + "/")
+    html = page.evaluate(
+        """renderMarkdown('- Establish credibility: [1]\\n  - Audit the data landscape\\n'
+                          + '  - Review AI initiatives\\n- Build a baseline: [2]\\nAfter.',
+                          new Map([[1, {}], [2, {}]]))"""
+    )
+    assert html.startswith("<ul><li>Establish credibility: <button")
+    assert "<ul><li>Audit the data landscape</li><li>Review AI initiatives</li></ul></li>" in html
+    assert html.count("<ul>") == 2
+    assert "<li>Build a baseline: <button" in html
+    assert html.endswith("<p>After.</p>")
+
+
+def offline(page: Any) -> list[str]:
+    """Block every request that leaves the machine; returns the list of those attempted."""
+    attempted: list[str] = []
+
+    def only_loopback(route: Any) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            attempted.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    return attempted
+
+
+def test_api_docs_render_with_the_network_blocked(page: Any, url: str) -> None:
+    attempted = offline(page)
+    page.goto(url + "/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/v1/ask']", timeout=20_000)
+    assert page.locator(".opblock").count() >= 5
+    page.goto(url + "/redoc")
+    page.wait_for_selector("text=Answer a question with numbered citations", timeout=20_000)
+    assert attempted == []
+
+
+def test_admin_shows_nothing_without_the_key_then_the_report(
+    page: Any, settings: Settings, bundled_assistant: Assistant
+) -> None:
+    secured = settings.model_copy(update={"api_key": SecretStr("k-123")})
+    with serving(secured, bundled_assistant) as url:
+        for question in (QUESTION, "What does a pastry chef earn in Lisbon?"):
+            asked = httpx.post(
+                f"{url}/v1/ask",
+                json={"question": question},
+                headers={"Authorization": "Bearer k-123"},
+                timeout=30,
+            )
+            assert asked.status_code == 200
+        attempted = offline(page)
+        page.goto(url + "/admin")
+        page.wait_for_selector("#key-form:not([hidden])")
+        assert page.inner_text("#report") == ""
+        assert "API key" in page.inner_text("#message")
+
+        page.fill("#api-key", "k-123")
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector("#report svg[aria-labelledby='per-day-title'] rect.bar")
+        gaps = page.inner_text("#gaps")
+        assert "What does a pastry chef earn in Lisbon?" in gaps
+        assert page.inner_text(".tile .value") == "2"
+    assert attempted == []

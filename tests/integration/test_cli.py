@@ -108,7 +108,7 @@ def test_roles_json_lists_all_31_roles(bundled_settings: Settings) -> None:
     assert result.exit_code == 0
     roles = json.loads(result.stdout)
     assert len(roles) == 31
-    assert set(roles[0]) == {"role", "id", "coverage", "sections", "source", "url"}
+    assert set(roles[0]) == {"role", "id", "aliases", "coverage", "sections", "source", "url"}
     vp = next(r for r in roles if r["id"] == "vp-of-data-and-ai")
     assert vp["coverage"] == "full" and len(vp["sections"]) == 20
     assert vp["url"].startswith("https://")

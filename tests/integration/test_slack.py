@@ -20,9 +20,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from slack_sdk.web.async_client import AsyncWebClient
 
 from api.app import create_app
 from api.feedback import AnswerLog
+from api.server import RequestIdFilter
 from api.slack import (
     FAILED,
     HELP,
@@ -32,7 +34,15 @@ from api.slack import (
     mount_slack,
     socket_mode_handler,
 )
-from api.slack_format import COVERAGE_NOTES, FEEDBACK_DOWN, FEEDBACK_UP, SHARE_ANSWER
+from api.slack_format import (
+    COVERAGE_NOTES,
+    FEEDBACK_DOWN,
+    FEEDBACK_REASON,
+    FEEDBACK_UP,
+    REASON_BLOCK,
+    REASON_INPUT,
+    SHARE_ANSWER,
+)
 from api.slack_ledger import DeliveryLedger, ledger_path
 from assistant.models import Answer, AnswerCoverage, Turn
 from assistant.service import Assistant
@@ -677,25 +687,155 @@ async def test_question_errors_are_explained_in_the_thread(
     assert stub.thread(CHANNEL, event["ts"])[1]["text"] == update.params["text"]
 
 
-async def test_unexpected_errors_get_a_friendly_reply_and_a_log_line(
+class BrokenAssistant:
+    def ask(self, question: str, history: Sequence[Turn] = (), role: str | None = None) -> Answer:
+        raise RuntimeError("the index exploded")
+
+
+async def test_unexpected_errors_get_a_friendly_reply_with_the_request_id_of_the_logs(
     slack_settings: Settings, stub: SlackStub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class BrokenAssistant:
-        def ask(
-            self, question: str, history: Sequence[Turn] = (), role: str | None = None
-        ) -> Answer:
-            raise RuntimeError("the index exploded")
-
     caplog.set_level(logging.ERROR, logger="api.slack")
-    async with bare_client(slack_settings, BrokenAssistant()) as client:
+    caplog.handler.addFilter(RequestIdFilter())  # as `blueprints serve` stamps its log lines
+    async with serving(slack_settings, BrokenAssistant()) as (_, client):
         event = mention(stub, KPI_QUESTION)
-        await post_json(client, envelope(event))
+        response = await post_json(client, envelope(event))
         [update] = await answered(stub)
-    assert update.params["text"] == FAILED
+    request_id = response.headers["x-request-id"]
+    assert update.params["text"] == f"{FAILED} _(request id `{request_id}`)_"
     assert update.params["channel"] == CHANNEL
     [record] = [r for r in caplog.records if r.name == "api.slack"]
     assert record.exc_info is not None
     assert "the index exploded" in str(record.exc_info[1])
+    assert record.request_id == request_id  # type: ignore[attr-defined]
+
+
+async def test_a_failed_slash_command_says_its_request_id(
+    slack_settings: Settings, stub: SlackStub
+) -> None:
+    async with serving(slack_settings, BrokenAssistant()) as (_, client):
+        command = {"command": "/blueprint", "text": KPI_QUESTION, "user_id": USER}
+        response = await post_form(client, {**command, "response_url": stub.response_url("c")})
+        [reply] = await stub.wait_for(RESPONSE_URL)
+    assert reply.params["text"].endswith(f"_(request id `{response.headers['x-request-id']}`)_")
+
+
+async def test_an_error_reply_is_not_read_back_as_the_assistants_turn(
+    client: httpx.AsyncClient, stub: SlackStub, app: FastAPI
+) -> None:
+    first = mention(stub, "What does a Head of DevOps do?")
+    stub.add_message(CHANNEL, f"{FAILED} _(request id `abc`)_", BOT_USER_ID, thread_ts=first["ts"])
+    bot: SlackBot = app.state.slack
+    turns = await bot.thread_history(
+        AsyncWebClient(token=BOT_TOKEN, base_url=stub.api_url),
+        CHANNEL,
+        first["ts"],
+        before=stub.next_ts(),
+        bot_user_id=BOT_USER_ID,
+        bot_id=BOT_ID,
+    )
+    assert [t.role for t in turns] == ["user"]
+
+
+class LongAnswerAssistant:
+    """Answers with more text than one Slack message holds."""
+
+    def __init__(self, real: Assistant) -> None:
+        self.real = real
+
+    def ask(self, question: str, history: Sequence[Turn] = (), role: str | None = None) -> Answer:
+        answer = self.real.ask(question, history, role)
+        long_text = "\n\n".join(f"Part {n}: " + "detail " * 400 + f"[{1}]" for n in range(70))
+        return answer.model_copy(update={"answer": long_text})
+
+
+async def test_a_long_answer_continues_in_the_thread_instead_of_being_cut(
+    slack_settings: Settings, bundled_assistant: Assistant, stub: SlackStub
+) -> None:
+    async with serving(slack_settings, LongAnswerAssistant(bundled_assistant)) as (_, client):
+        event = mention(stub, KPI_QUESTION)
+        await post_json(client, envelope(event))
+        await answered(stub)
+        [_, continued] = await stub.wait_for("chat.postMessage", count=2)
+    thread = stub.thread(CHANNEL, event["ts"])
+    assert [m["user"] for m in thread] == [USER, BOT_USER_ID, BOT_USER_ID]
+    first, second = thread[1]["blocks"], thread[2]["blocks"]
+    assert continued.params["thread_ts"] == event["ts"]
+    assert len(first) == 50 and len(second) <= 50
+    parts = [text for blocks in (first, second) for text in texts(blocks, "section")]
+    joined = "\n\n".join(parts)
+    assert all(f"Part {n}:" in joined for n in range(70))
+    assert buttons(first) == {}
+    assert set(buttons(second)) == {FEEDBACK_UP, FEEDBACK_DOWN}
+    assert continued.params["text"].startswith(texts(second, "section")[0][:100])
+
+
+def view_submission(answer_id: str, reason: str | None) -> dict[str, str]:
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID},
+        "user": {"id": USER},
+        "api_app_id": "A0000001",
+        "trigger_id": "trigger-2",
+        "view": {
+            "id": "V0000001",
+            "type": "modal",
+            "callback_id": FEEDBACK_REASON,
+            "private_metadata": answer_id,
+            "state": {
+                "values": {
+                    REASON_BLOCK: {REASON_INPUT: {"type": "plain_text_input", "value": reason}}
+                }
+            },
+        },
+    }
+    return {"payload": json.dumps(payload)}
+
+
+async def test_thumbs_down_asks_what_was_wrong_and_keeps_the_reason_with_the_vote(
+    app: FastAPI, client: httpx.AsyncClient, stub: SlackStub
+) -> None:
+    await post_json(client, envelope(mention(stub, KPI_QUESTION)))
+    [update] = await answered(stub)
+    answer_id = buttons(update.params["blocks"])[FEEDBACK_DOWN]
+
+    await post_form(client, block_action(FEEDBACK_DOWN, answer_id, "vote", stub))
+    [opened] = await stub.wait_for("views.open")
+    await stub.wait_for(RESPONSE_URL)
+    assert opened.params["trigger_id"] == "trigger-1"
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert (view["callback_id"], view["private_metadata"]) == (FEEDBACK_REASON, answer_id)
+    [vote] = app.state.answer_log.votes()
+    assert (vote.rating, vote.comment) == ("down", None)  # counted before any reason
+
+    submitted = await post_form(client, view_submission(answer_id, "  It cited the wrong role  "))
+    assert submitted.status_code == 200
+    assert submitted.text in {"", "null"}  # the modal closes
+    [vote] = app.state.answer_log.votes()
+    assert (vote.rating, vote.comment, vote.user) == ("down", "It cited the wrong role", USER)
+
+
+async def test_thumbs_up_and_a_skipped_reason_open_nothing_and_change_nothing(
+    app: FastAPI, client: httpx.AsyncClient, stub: SlackStub
+) -> None:
+    await post_json(client, envelope(mention(stub, KPI_QUESTION)))
+    [update] = await answered(stub)
+    answer_id = buttons(update.params["blocks"])[FEEDBACK_UP]
+    await post_form(client, block_action(FEEDBACK_UP, answer_id, "vote", stub))
+    await stub.wait_for(RESPONSE_URL)
+    assert stub.calls_to("views.open") == []
+    assert (await post_form(client, view_submission(answer_id, None))).status_code == 200
+    [vote] = app.state.answer_log.votes()
+    assert (vote.rating, vote.comment) == ("up", None)
+
+
+async def test_a_reason_for_an_answer_no_longer_on_record_is_shown_in_the_form(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await post_form(client, view_submission("gone-answer-id", "wrong"))
+    assert response.status_code == 200
+    assert response.json() == {"response_action": "errors", "errors": {REASON_BLOCK: NOT_ON_RECORD}}
 
 
 async def test_socket_mode_handler_uses_the_app_token(slack_settings: Settings) -> None:

@@ -20,6 +20,7 @@ from assistant.embeddings import Embedder
 from assistant.items import chunk_items
 from assistant.manifest import DocumentRecord
 from assistant.models import AnswerCoverage, Chunk, IngestReport, RoleCoverage
+from assistant.roles import role_key
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.snapshot import SnapshotReader
@@ -126,6 +127,17 @@ def served_doc_hashes(store: ChunkStore) -> dict[str, str]:
     return {doc_id: r.doc_hash for doc_id, r in snapshot.records.items()}
 
 
+def served_text(store: ChunkStore) -> str:
+    """Every chunk text a reader of the index answers from."""
+    reader = SnapshotReader(store)
+    snapshot = reader.current()
+    return "\n".join(
+        chunk.text
+        for doc_id in snapshot.records
+        for chunk in reader.document(snapshot, doc_id).chunks
+    )
+
+
 def chunk_ids_named(store: ChunkStore) -> tuple[set[str], set[str]]:
     """(chunk ids the committed records name, chunk ids the collection holds)."""
     records = store.manifest.documents(store.head().generation).records
@@ -203,7 +215,7 @@ def test_an_edit_of_two_posts_re_embeds_only_those(
     assert sync.embedder.embedded == texts_of(new_chunks)
     records = sync.records()
     assert set(records[untouched].chunk_ids) == set(before[untouched])
-    text = "\n".join(c.text for c in SnapshotReader(sync.store).current().corpus.chunks)
+    text = served_text(sync.store)
     assert text.count("error-budget burn of every tier") == 2
     assert report.cursor == site.post(edited[0])["modified"]
 
@@ -428,7 +440,7 @@ def test_a_sync_killed_at_any_step_is_resumed_without_re_embedding_what_was_stor
     assert resumed.embedder.embedded == (texts_of(new_chunks) if step == "sync-after-fetch" else 0)
     named, held = chunk_ids_named(resumed.store)
     assert named == held  # no version left behind
-    text = "\n".join(c.text for c in SnapshotReader(resumed.store).current().corpus.chunks)
+    text = served_text(resumed.store)
     assert text.count("error-budget burn of every tier") == 2
     assert resumed().generation == report.generation  # nothing left to repair
 
@@ -479,6 +491,31 @@ def test_a_synced_full_blueprint_replaces_a_listed_summary_in_answers(
     assert sync().documents_pruned == 1
     # The post is gone from the site: the role is a summary again.
     assert assistant.ask(KPI_QUESTION).coverage is AnswerCoverage.PARTIAL
+
+
+def test_a_full_blueprint_titled_in_full_replaces_the_summary_listed_by_acronym(
+    tmp_settings: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    # The bundled listing has both spellings, as two roles; this one only the acronym.
+    entries = LISTING.read_text(encoding="utf-8").split("Read more »")
+    listing = tmp_path / "listing.txt"
+    listing.write_text(
+        "Read more »".join(e for e in entries if "Site Reliability Engineering:" not in e),
+        encoding="utf-8",
+    )
+    with WordPressStub(generated=0, bundled=False, sections=SECTIONS) as site:
+        site.add_post("Director of Site Reliability Engineering")
+        sync = Syncs(site, tmp_settings, embedder)
+        Ingestor(sync.store, embedder, chunk_size=tmp_settings.chunk_size).ingest([listing])
+        sync()
+    sre = [r for r in catalogue(sync.store) if role_key(r.role) == role_key("Director of SRE")]
+    assert [(r.role, r.coverage) for r in sre] == [
+        ("Director of Site Reliability Engineering", RoleCoverage.FULL)
+    ]
+    assert sre[0].summary.startswith("The Director of SRE leads")  # the listing's words
+    answer = Assistant(tmp_settings, sync.store, embedder).ask(KPI_QUESTION)
+    assert answer.coverage is AnswerCoverage.ANSWERED
+    assert answer.roles == ["Director of Site Reliability Engineering"]
 
 
 def test_a_rebuilt_index_keeps_synced_posts_and_the_next_sync_changes_nothing(

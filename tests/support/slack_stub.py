@@ -1,8 +1,8 @@
 """A stand-in for Slack's Web API on loopback: records every call and answers like Slack.
 
 It keeps the messages the bot posts (and those a test adds as users) per channel, so
-`conversations.replies` serves the thread as it really stands, and it receives what the
-app posts to slash-command `response_url`s. Calls to a method in `hung` are held without
+`conversations.replies` serves the thread as it really stands, it receives what the
+app posts to slash-command `response_url`s, and it opens modals (`views.open`). Calls to a method in `hung` are held without
 an answer (as when Slack or the network stalls) and never take effect.
 """
 
@@ -167,6 +167,7 @@ class SlackStub:
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "conversations.replies": self._replies,
+            "views.open": self._views_open,
         }.get(method)
         if handler is None:
             return JSONResponse({"ok": False, "error": "unknown_method"})
@@ -215,6 +216,13 @@ class SlackStub:
                         "text": message["text"],
                     }
         return {"ok": False, "error": "message_not_found"}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params["view"]
+        view = json.loads(view) if isinstance(view, str) else view
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        return {"view": {"id": f"V{len(self.calls):07d}", **view}}
 
     def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
         messages = self.thread(params["channel"], params["ts"])

@@ -14,6 +14,9 @@ from evals.matching import TEMPLATE_SECTIONS
 
 FLEET = "head of robotics fleet operations"
 QUALITY = "director of quality engineering"
+PAYMENTS = "head of payments risk"
+SUPPORT = "vp of customer support operations"
+HELDOUT = {FLEET, QUALITY, PAYMENTS, SUPPORT}
 FIXTURES = [p for p in load_config().corpus_paths(PROJECT_ROOT) if FIXTURES_DIR in p.parents]
 
 
@@ -26,10 +29,10 @@ def whole(text: RoleText) -> str:
     return "\n".join(v for variants in text.whole for v in variants)
 
 
-def test_corpus_holds_the_bundled_roles_and_both_fixtures(corpus: CorpusText) -> None:
-    assert len(corpus.roles) == 33
-    assert corpus.full_roles == {"vp of data and ai", FLEET, QUALITY}
-    assert corpus.heldout_roles == {FLEET, QUALITY}
+def test_corpus_holds_the_bundled_roles_and_every_fixture(corpus: CorpusText) -> None:
+    assert len(corpus.roles) == 35
+    assert corpus.full_roles == {"vp of data and ai", *HELDOUT}
+    assert corpus.heldout_roles == HELDOUT
     assert corpus.roles["head of engineering"].summary
 
 
@@ -38,12 +41,15 @@ def test_bundled_blueprint_has_every_template_section(corpus: CorpusText) -> Non
     assert keys == list(TEMPLATE_SECTIONS)
 
 
-@pytest.mark.parametrize("role", [FLEET, QUALITY])
+# The newer fixtures split the goals in two: the first 90 days, and six and twelve months.
+@pytest.mark.parametrize(
+    ("role", "count"), [(FLEET, 20), (QUALITY, 20), (PAYMENTS, 21), (SUPPORT, 21)]
+)
 def test_fixtures_cover_the_template_topics_under_headings_of_their_own(
-    corpus: CorpusText, role: str
+    corpus: CorpusText, role: str, count: int
 ) -> None:
     sections = corpus.roles[role].sections
-    assert len(sections) == 20
+    assert len(sections) == count
     assert all(s.key is None for s in sections)
 
 
@@ -52,17 +58,19 @@ def test_fixtures_say_they_are_fictional(path: Path) -> None:
     assert "FICTIONAL TEST FIXTURE" in path.read_text(encoding="utf-8")[:600]
 
 
-def test_both_fixtures_are_in_the_eval_corpus() -> None:
-    assert sorted(p.suffix for p in FIXTURES) == [".html", ".md"]
+def test_every_fixture_is_in_the_eval_corpus() -> None:
+    assert sorted(p.suffix for p in FIXTURES) == [".html", ".html", ".json", ".md"]
 
 
-@pytest.mark.parametrize("role", [FLEET, QUALITY])
+@pytest.mark.parametrize("role", sorted(HELDOUT))
 def test_site_chrome_is_not_read_as_content(corpus: CorpusText, role: str) -> None:
     text = whole(corpus.roles[role])
-    for chrome in ("cookie", "share on", "related", "leave a reply", "advertisement", "salary"):
-        assert chrome not in text, chrome
-    # Comments carry claims the blueprint does not make.
-    for claim in ("210k", "165k", "fully remote", "sponsor visas"):
+    chrome = ("cookie", "share on", "share this", "related", "leave a reply", "advertisement")
+    for phrase in (*chrome, "sponsored", "subscribe", "become a member", "salary"):
+        assert phrase not in text, phrase
+    # Comments and inline ads carry claims the blueprint does not make.
+    claims = ("210k", "165k", "240k", "150k", "fully remote", "sponsor visas", "relocation")
+    for claim in (*claims, "one weekend a month", "track nps weekly", "pay report"):
         assert claim not in text, claim
 
 
@@ -99,6 +107,38 @@ def test_markdown_sublists_tables_and_prose_are_read(corpus: CorpusText) -> None
         == "escaped defects | customer-reported defects per 1,000 deployments | <= 0.5 | monthly"
     )
     assert sections["Section 9 — Working style"].items()[0].units == 2
+
+
+def test_definition_list_terms_are_one_item_with_their_descriptions(corpus: CorpusText) -> None:
+    sections = {s.heading: s for s in corpus.roles[SUPPORT].sections}
+    metrics = sections["How is success measured?"].items()
+    assert len(metrics) == 14  # the intro paragraph and thirteen KPI cards
+    assert sum(i.units for i in metrics) == 15
+    assert (
+        metrics[2].readings
+        == (
+            "first-contact resolution (fcr) | target 78% or more | reviewed weekly | solved with no "
+            "repeat contact from the same customer about the same issue within 7 days.",
+        )
+        * 2
+    )
+    # A card of the tool grid is one list item: its category heading and its tools.
+    tools = sections["What's in the toolkit?"].items()
+    assert tools[2].readings[0] == "workforce management assembled, nice wfm, playvox"
+
+
+def test_wordpress_content_is_read_without_plugin_chrome(corpus: CorpusText) -> None:
+    payments = corpus.roles[PAYMENTS]
+    assert payments.name == "Head of Payments Risk"  # `&#8211; Role Blueprint…` decoded, cut
+    headings = [s.heading for s in payments.sections]
+    assert headings[0] == "Snapshot"  # the table of contents above it is not a section
+    assert headings[-1] == "Role scorecard at a glance"
+    scorecard = payments.sections[-1]
+    assert [p.name for p in scorecard.parts] == [""]  # no "Share this:" or "Related" part
+    assert len(scorecard.items()) == 5
+    toolkit = next(s for s in payments.sections if s.heading == "Toolkit")
+    assert len(toolkit.items()) == 10  # the sponsored box after the list is dropped
+    assert "stripe radar, sardine or featurespace aric" in toolkit.items()[1].readings[1]
 
 
 def test_unknown_corpus_files_and_missing_sources_are_refused(tmp_path: Path) -> None:

@@ -257,6 +257,7 @@ def test_committed_configuration_evaluates_the_bundled_corpus_and_the_fixtures()
     assert corpus[0] == "data/blueprints"
     assert any(c.startswith("evals/fixtures/") and c.endswith(".html") for c in corpus)
     assert any(c.startswith("evals/fixtures/") and c.endswith(".md") for c in corpus)
+    assert any(c.startswith("evals/fixtures/") and c.endswith(".json") for c in corpus)
 
 
 def test_configuration_rejects_unknown_keys(tmp_path: Path) -> None:

@@ -665,6 +665,44 @@ def test_html_nested_lists_deeper_levels_flatten_into_the_top_item(tmp_path: Pat
     ]
 
 
+def test_a_card_in_a_list_is_one_item_labelled_by_its_title(tmp_path: Path) -> None:
+    body = (
+        '<ul class="tool-grid"><li><h4>Telephony</h4><p>Talkdesk, Five9</p></li>'
+        "<li><h4>Quality assurance</h4><p>MaestroQA</p></li></ul>"
+    )
+    assert summary_items(tmp_path, "page.html", body) == [
+        ("Telephony: Talkdesk, Five9", []),
+        ("Quality assurance: MaestroQA", []),
+    ]
+
+
+def test_a_definition_list_of_labelled_cards_is_a_table(tmp_path: Path) -> None:
+    body = (
+        "<dl><div><dt>Customer satisfaction</dt><dd><span>Target</span> 90% or more</dd>"
+        "<dd><span>Reviewed</span> Weekly</dd><dd>Surveyed after each conversation.</dd></div>"
+        "<div><dt>Cost per contact</dt><dd><span>Target</span> $4.80 or less</dd>"
+        "<dd><span>Reviewed</span> Monthly</dd></div></dl>"
+    )
+    text = f"<h1>Director of Testing</h1><h2>1) Role Summary</h2>{body}{_OTHER_SECTIONS_HTML}"
+    blueprint = parse_one(_write(tmp_path / "page.html", text.encode()))
+    (table,) = [b.table for b in blocks_of(find_section(blueprint, 1), "table")]
+    assert table is not None and table.header == ["Name", "Target", "Reviewed", "Notes"]
+    assert table.rows == [
+        ["Customer satisfaction", "90% or more", "Weekly", "Surveyed after each conversation."],
+        ["Cost per contact", "$4.80 or less", "Monthly", ""],
+    ]
+
+
+def test_a_definition_list_without_labels_is_terms_with_their_descriptions(
+    tmp_path: Path,
+) -> None:
+    body = "<dl><dt>SLO</dt><dd>A target for a service level.</dd><dt>Toil</dt><dd>Manual work.</dd></dl>"
+    assert summary_items(tmp_path, "page.html", body) == [
+        ("SLO: A target for a service level.", []),
+        ("Toil: Manual work.", []),
+    ]
+
+
 def test_list_item_without_text_of_its_own_keeps_its_nested_items(tmp_path: Path) -> None:
     body = "<ol><li><ul><li>Plan<ul><li>Budget</li></ul></li><li>Ship</li></ul></li></ol>"
     assert summary_items(tmp_path, "page.html", body) == [("Plan", ["Budget"]), ("Ship", [])]

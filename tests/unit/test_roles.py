@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.models import RoleCoverage, RoleInfo
-from assistant.roles import RoleResolver, role_tokens
+from assistant.roles import RoleResolver, declared_aliases, role_tokens
 
 TITLES = [
     "VP of Data and AI",
@@ -102,6 +102,14 @@ def test_unknown_role_keeps_readable_casing(resolver: RoleResolver) -> None:
     ]
 
 
+def test_an_unknown_title_keeps_words_that_are_also_part_of_a_section_cue() -> None:
+    # "ai" is a word of the cue "ai impact", and part of the title.
+    empty = RoleResolver([])
+    assert empty.resolve("What KPIs does the VP of Data and AI own?").unknown == [
+        "VP of Data and AI"
+    ]
+
+
 def test_question_without_a_role_names_none(resolver: RoleResolver) -> None:
     resolution = resolver.resolve("What is the capital of France?")
     assert resolution.roles == [] and resolution.unknown == []
@@ -122,3 +130,48 @@ def test_a_shortened_title_only_one_role_fits_resolves_to_it(resolver: RoleResol
 def test_a_shortened_title_many_roles_fit_stays_unknown(resolver: RoleResolver) -> None:
     resolution = resolver.resolve("what does the director own?")
     assert resolution.roles == [] and resolution.unknown == ["Director"]
+
+
+def test_a_blueprint_declares_other_titles_of_its_role() -> None:
+    text = (
+        "In smaller companies the same job is often called Fraud Lead; in banks it sits under "
+        "the title Head of Fraud Strategy. Also known as: VP of Risk Operations, or Risk Director."
+    )
+    assert sorted(declared_aliases(text)) == [
+        "Fraud Lead",
+        "Head of Fraud Strategy",
+        "Risk Director",
+        "VP of Risk Operations",
+    ]
+    assert declared_aliases("It is also known as a demanding job, and it pays well.") == []
+
+
+def test_a_declared_alias_resolves_to_its_role_but_a_title_match_wins() -> None:
+    payments = RoleInfo(
+        role="Head of Payments Risk",
+        id="head-of-payments-risk",
+        coverage=RoleCoverage.FULL,
+        sections=[],
+        source="t",
+        aliases=["Head of Fraud Strategy", "Head of Engineering"],
+    )
+    engineering = RoleInfo(
+        role="Head of Engineering",
+        id="head-of-engineering",
+        coverage=RoleCoverage.SUMMARY,
+        sections=[],
+        source="t",
+    )
+    resolver = RoleResolver([payments, engineering])
+    assert names(resolver, "What does a Head of Fraud Strategy do?") == ["Head of Payments Risk"]
+    assert names(resolver, "What does the Head of Engineering do?") == ["Head of Engineering"]
+
+
+def test_a_shortened_title_several_roles_fit_asks_which_one() -> None:
+    roles = [
+        RoleInfo(role=t, id=t.lower(), coverage=RoleCoverage.FULL, sections=[], source="t")
+        for t in ("VP of Data and AI", "VP of Customer Support Operations")
+    ]
+    resolution = RoleResolver(roles).resolve("How will we know the VP is doing well?")
+    assert resolution.roles == [] and resolution.ambiguous
+    assert resolution.suggestions == ["VP of Customer Support Operations", "VP of Data and AI"]

@@ -7,12 +7,16 @@ from api.slack_format import (
     FEEDBACK_DOWN,
     FEEDBACK_UP,
     MAX_BLOCKS,
+    REASON_BLOCK,
+    REASON_INPUT,
     SECTION_TEXT_LIMIT,
     SHARE_ANSWER,
-    TRUNCATED_NOTE,
-    answer_blocks,
+    Block,
+    answer_messages,
     citation_line,
     fallback_text,
+    message_text,
+    reason_modal,
     split_text,
     to_mrkdwn,
 )
@@ -48,6 +52,12 @@ def make_citation(n: int, url: str = "https://example.com/vp?a=1&b=2") -> Citati
     )
 
 
+def answer_blocks(answer: Answer, **options: Any) -> list[Block]:
+    """The blocks of an answer that fits one message."""
+    [blocks] = answer_messages(answer, **options)
+    return blocks
+
+
 def of_type(blocks: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [block for block in blocks if block["type"] == kind]
 
@@ -78,11 +88,73 @@ def test_to_mrkdwn_translates_markdown(markdown: str, mrkdwn: str) -> None:
     assert to_mrkdwn(markdown) == mrkdwn
 
 
-def test_to_mrkdwn_turns_tables_into_code_blocks() -> None:
-    markdown = "KPIs:\n| KPI | Target |\n|---|---|\n| Uptime | > 99.9% |\nDone."
-    assert to_mrkdwn(markdown) == (
-        "KPIs:\n\n```\n| KPI | Target |\n| Uptime | &gt; 99.9% |\n```\n\nDone."
+KPI_TABLE = """From the **VP of Data and AI** blueprint:
+
+| Metric name | Example target / benchmark | Frequency |
+| --- | --- | --- |
+| MTTR for data/AI incidents | Tier-1 MTTR < 2 hours | Monthly [5] |
+| Inference latency (P95) | P95 < 1–2s for **interactive** features | Weekly [13] |
+| AI unit cost |  | Monthly [14] |"""
+
+
+def test_a_table_becomes_one_bullet_a_row_under_its_column_names() -> None:
+    assert to_mrkdwn(KPI_TABLE).split("\n") == [
+        "From the *VP of Data and AI* blueprint:",
+        "",
+        "_Metric name — Example target / benchmark · Frequency_",
+        "• *MTTR for data/AI incidents* — Tier-1 MTTR &lt; 2 hours · Monthly [5]",
+        "• *Inference latency (P95)* — P95 &lt; 1–2s for *interactive* features · Weekly [13]",
+        "• *AI unit cost* — Monthly [14]",  # an empty cell leaves no empty separator
+    ]
+
+
+def test_a_table_without_a_header_rule_has_no_column_line() -> None:
+    assert to_mrkdwn("| Uptime | > 99.9% |\n| Cost | down |") == (
+        "• *Uptime* — &gt; 99.9%\n• *Cost* — down"
     )
+
+
+def test_every_citation_marker_of_a_table_survives_in_slack() -> None:
+    rows = "\n".join(f"| Metric {n} | target {n} | Monthly [{n}] |" for n in range(1, 31))
+    text = to_mrkdwn(f"| Metric | Target | Frequency |\n| --- | --- | --- |\n{rows}")
+    assert "```" not in text
+    assert all(f"Monthly [{n}]" in text for n in range(1, 31))
+
+
+NESTED = """- Establish credibility and situational awareness: [1]
+  - Audit the current data landscape
+  - Review current AI initiatives
+- Build a baseline measurement system: [2]
+  - Current pipeline reliability"""
+
+
+def test_sub_bullets_stay_indented_under_their_parent() -> None:
+    assert to_mrkdwn(NESTED).split("\n") == [
+        "• Establish credibility and situational awareness: [1]",
+        "    ◦ Audit the current data landscape",
+        "    ◦ Review current AI initiatives",
+        "• Build a baseline measurement system: [2]",
+        "    ◦ Current pipeline reliability",
+    ]
+
+
+def test_a_long_list_is_cut_between_items_never_between_an_item_and_its_children() -> None:
+    items = [
+        f"- Item {n}: "
+        + "x" * 150
+        + f" [{n}]\n"
+        + "\n".join(f"  - detail {n}.{m} " + "y" * 60 for m in range(4))
+        for n in range(20)
+    ]
+    pieces = split_text(to_mrkdwn("\n".join(items)))
+    assert len(pieces) > 1
+    for piece in pieces:
+        assert len(piece) <= SECTION_TEXT_LIMIT
+        assert piece.startswith("• Item")  # never a child first, cut from its parent
+        lines = piece.split("\n")
+        assert sum(line.startswith("    ◦") for line in lines) == 4 * sum(
+            line.startswith("• Item") for line in lines
+        )
 
 
 def test_to_mrkdwn_leaves_code_blocks_unformatted_but_escaped() -> None:
@@ -182,14 +254,39 @@ def test_answered_answers_have_no_note() -> None:
     assert not set(texts) & set(COVERAGE_NOTES.values())
 
 
-def test_long_answers_stay_within_slack_limits() -> None:
+def test_a_long_answer_continues_in_more_messages_instead_of_being_cut() -> None:
     long_text = "\n\n".join(f"Paragraph {n}: " + "word " * 500 for n in range(80))
-    blocks = answer_blocks(make_answer(text=long_text), shareable=True)
-    assert len(blocks) == MAX_BLOCKS
-    sections = of_type(blocks, "section")
-    assert all(len(s["text"]["text"]) <= SECTION_TEXT_LIMIT for s in sections)
-    assert sections[-1]["text"]["text"] == TRUNCATED_NOTE
-    assert blocks[-1]["type"] == "actions"
+    answer = make_answer(text=long_text, coverage=AnswerCoverage.PARTIAL)
+    messages = answer_messages(answer, shareable=True)
+    assert len(messages) == 2
+    assert all(len(blocks) <= MAX_BLOCKS for blocks in messages)
+    sections = [b["text"]["text"] for blocks in messages for b in of_type(blocks, "section")]
+    assert all(len(text) <= SECTION_TEXT_LIMIT for text in sections)
+    assert "\n\n".join(sections) == to_mrkdwn(long_text)  # every word, in order
+    first, last = messages
+    assert first[0]["elements"][0]["text"] == COVERAGE_NOTES[AnswerCoverage.PARTIAL]
+    assert len(first) == MAX_BLOCKS
+    assert of_type(first, "actions") == []  # the buttons end the answer, in the last message
+    assert last[-1]["type"] == "actions"
+    assert message_text(last).startswith("Paragraph 4")
+
+
+def test_the_sources_and_buttons_move_on_when_the_sections_fill_a_message() -> None:
+    text = "\n\n".join(f"Paragraph {n}: " + "word " * 500 for n in range(49))
+    first, last = answer_messages(make_answer(text=text))  # 49 sections, then 2 blocks
+    assert [b["type"] for b in first] == ["section"] * 49
+    assert [b["type"] for b in last] == ["context", "actions"]
+
+
+def test_the_reason_modal_carries_the_answer_id_and_an_optional_input() -> None:
+    modal = reason_modal("ans-42")
+    assert modal["type"] == "modal"
+    assert modal["private_metadata"] == "ans-42"
+    assert len(modal["title"]["text"]) <= 24  # Slack's limit for a modal title
+    [field] = modal["blocks"]
+    assert (field["type"], field["block_id"], field["optional"]) == ("input", REASON_BLOCK, True)
+    assert field["element"]["action_id"] == REASON_INPUT
+    assert field["element"]["max_length"] == 2000
 
 
 def test_many_sources_are_packed_into_context_elements() -> None:

@@ -69,6 +69,21 @@ def test_unknown_headings_are_placed_by_the_template_order_between_known_ones() 
     ]
 
 
+def test_an_unknown_first_heading_before_the_mission_is_the_summary() -> None:
+    titles = ["Snapshot", "Why the role exists", "Accountabilities", "Measures of success"]
+    assert classify_headings(titles)[0] == "summary"
+
+
+def test_a_heading_that_cues_the_section_before_it_continues_that_section() -> None:
+    titles = [
+        "Role Summary",
+        "Onboarding plan: the first 90 days",
+        "Six- and twelve-month outcomes",
+        "Measures of success",
+    ]
+    assert classify_headings(titles) == ["summary", "goals", "goals", "kpis"]
+
+
 def test_a_trailing_unknown_heading_is_not_a_section() -> None:
     assert (
         classify_headings(["Role Summary", "Core Responsibilities", "Scorecard", "Related posts"])[
