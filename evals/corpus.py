@@ -4,7 +4,8 @@ The gold set is checked against this reading (`evals/check_gold.py`), and the ru
 the full roles from it, so a parser bug can neither make a wrong gold entry look right nor
 change what the judge expects. It reads the formats the eval corpus holds, no more: WordPress
 post JSON and listing text files (`data/blueprints/`), and the saved HTML pages, WordPress
-post and Markdown export of `evals/fixtures/`.
+post, list of WordPress posts, converter's Markdown export and Notion-style Markdown page of
+`evals/fixtures/`.
 
 Every text is kept in each way it may be read: HTML inline tags joined with and without a
 space (a phrasing must survive both); Markdown and plain text are read one way.
@@ -18,10 +19,18 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
-from evals.matching import heading_key, heading_name, name_key, normalize, role_key
+from evals.matching import (
+    heading_key,
+    heading_name,
+    name_key,
+    normalize,
+    role_key,
+    without_symbols,
+)
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 _TITLE_SUFFIX = re.compile(r"\s*[:\u2013\u2014-]\s*Role Blueprint\b.*$", re.IGNORECASE)
@@ -33,7 +42,10 @@ _DASH_LINE = re.compile(r"^\s*[\u2013\u2014\u2022-]\s+")
 # A saved page's chrome inside its <article>: not blueprint content. WordPress plugins put
 # some of it inside a post's content too (a table of contents, share buttons, inline ads).
 _CHROME = ("header", "footer", "nav", "aside", "figure", "form", "script", "style", "button")
-_CHROME_CLASSES = re.compile(r"share|toc|promo|newsletter|helpful|author|related", re.IGNORECASE)
+# (`code-block` wraps what the Ad Inserter plugin inserts: ads, job-board boxes.)
+_CHROME_CLASSES = re.compile(
+    r"share|toc|promo|newsletter|helpful|author|related|code-block", re.IGNORECASE
+)
 # Markdown export structure and the noise converters leave inside the body.
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 _MD_HEADING = re.compile(r"^(#{2,3})\s+(.+?)\s*#*$")
@@ -42,6 +54,15 @@ _MD_BODY_END = re.compile(r"^(?:\* \* \*|-{3,}|\*{3,})\s*$")
 _MD_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+\.)\s+")
 _MD_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
 _MD_NOISE = re.compile(r"^(?:advertisement|\[!\[)|cookies?\b", re.IGNORECASE)
+_MD_CONVERTER_BODY = re.compile(r"^Markdown Content:\s*$", re.MULTILINE)
+# A page exported as Markdown (Notion, Confluence): setext headings, toggles, bold titles.
+_MD_SETEXT_UNDERLINE = re.compile(r"^(=+|-+)\s*$")
+_MD_ATX = re.compile(r"^(#{1,3})\s+(.+?)\s*#*$")
+_MD_RULE = re.compile(r"^(?:\*\s*){3,}$|^(?:-\s*){3,}$|^(?:_\s*){3,}$")
+_MD_BOLD_LINE = re.compile(r"^\*\*([^*]+?)\*\*\s*$")
+_MD_SUMMARY = re.compile(r"^\s*<summary>(.*?)</summary>\s*$")
+_MD_DETAILS = re.compile(r"^\s*</?details>\s*$")
+_HTML_TAG = re.compile(r"<[^>]+>")
 
 # One text in every way it may be read, each normalised.
 Variants = tuple[str, ...]
@@ -167,8 +188,10 @@ def read_corpus(sources: Iterable[Path]) -> CorpusText:
             _read_listing(path, corpus)
         elif path.suffix == ".html":
             _read_saved_page(path, corpus)
-        elif path.suffix == ".md":
+        elif path.suffix == ".md" and _MD_CONVERTER_BODY.search(path.read_text(encoding="utf-8")):
             _read_markdown_export(path, corpus)
+        elif path.suffix == ".md":
+            _read_markdown_page(path, corpus)
         else:
             msg = f"{path}: the gold checker reads .json, .txt, .html and .md corpus files only"
             raise ValueError(msg)
@@ -264,8 +287,22 @@ def _descriptions(term: Tag) -> list[Tag]:
 
 
 def _read_wordpress(path: Path, corpus: CorpusText) -> None:
+    """A post, or the blueprint posts of a list of posts (`/wp-json/wp/v2/posts`).
+
+    In a list, a post is a blueprint when its title says so (`… – Role Blueprint…`); the
+    others (company news) are no role's.
+    """
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        _read_post(data, path, corpus)
+        return
+    for post in data:
+        if _TITLE_SUFFIX.search(html.unescape(post["title"]["rendered"])):
+            _read_post(post, path, corpus)
+
+
+def _read_post(post: dict[str, Any], path: Path, corpus: CorpusText) -> None:
     """A post's content, without what plugins add to it; its title with entities decoded."""
-    post = json.loads(path.read_text(encoding="utf-8"))
     soup = BeautifulSoup(post["content"]["rendered"], "html.parser")
     # By class only: a post's tables are in <figure>s, which a saved page's chrome rules drop.
     for chrome in soup.find_all(class_=_CHROME_CLASSES):
@@ -381,3 +418,62 @@ def _markdown_items(lines: list[str]) -> list[Item]:
             paragraph.append(line.strip())
     end_paragraph()
     return items
+
+
+def _read_markdown_page(path: Path, corpus: CorpusText) -> None:
+    """A page exported as Markdown (Notion, Confluence): setext or `#` headings.
+
+    The title is the `===`-underlined (or `# `) heading; sections are `---`-underlined or
+    `## ` headings; subsections are `### ` headings, lines all in bold, and the `<summary>`
+    of a `<details>` toggle. Properties and callouts above the first section are not
+    content; the body ends at a horizontal rule (`***`, or `---` after a blank line).
+    Emoji in the title are not part of the role's name.
+    """
+    lines = _atx_headings(path.read_text(encoding="utf-8").splitlines())
+    title = next((m[2] for m in map(_MD_ATX.match, lines) if m and m[1] == "#"), None)
+    if title is None:
+        msg = f"{path}: a Markdown page needs a title: a heading underlined with === or a '# ' line"
+        raise ValueError(msg)
+    text = corpus.role(_role_name(without_symbols(title)), path)
+    sections: list[ReadSection] = []
+    block: list[str] = []
+
+    def flush() -> None:
+        if block and sections:
+            sections[-1].parts[-1].items.extend(_markdown_items(block))
+        block.clear()
+
+    for line in lines:
+        heading = _MD_ATX.match(line)
+        subsection = _MD_BOLD_LINE.match(line) or _MD_SUMMARY.match(line)
+        if heading and heading[1] == "##":
+            flush()
+            sections.append(ReadSection(heading[2], [Part("")]))
+        elif not sections:
+            continue
+        elif heading and heading[1] == "###":
+            flush()
+            sections[-1].parts.append(Part(heading[2]))
+        elif subsection:
+            flush()
+            sections[-1].parts.append(Part(_HTML_TAG.sub("", subsection[1]).strip(" *")))
+        elif _MD_RULE.match(line.strip()):
+            break
+        elif not _MD_DETAILS.match(line):
+            block.append(line)
+    flush()
+    text.sections.extend(sections)
+    text.whole.append(_joined([i for s in sections for i in s.items()]))
+
+
+def _atx_headings(lines: list[str]) -> list[str]:
+    """Setext headings (a line underlined with `===` or `---`) written as `#` and `##` lines."""
+    result: list[str] = []
+    for line in lines:
+        underline = _MD_SETEXT_UNDERLINE.match(line)
+        above = result[-1] if result else ""
+        if underline and above.strip() and not _MD_LIST_ITEM.match(above) and "|" not in above:
+            result[-1] = ("# " if underline[1][0] == "=" else "## ") + above.strip()
+        else:
+            result.append(line)
+    return result

@@ -23,6 +23,8 @@ _SPACE = re.compile(r"\s+")
 # (`30-day goals` keeps its 30: a number is only numbering when punctuation or spaces say so.)
 _NUMBERING = re.compile(r"^(?:section\s+\d{1,2}\b\s*[-:.)]?|\d{1,2}\s*[).:]|\d{1,2}\s+-)\s*")
 _NAME_SEPARATORS = re.compile(r"[\s\-]+")
+# Emoji joiners and presentation selectors; the emoji themselves are Unicode symbols (`So`).
+_EMOJI_MARKS = frozenset("\u200d\ufe0e\ufe0f")
 
 # The judge's names for the sections of the bundled blueprint template, with their titles as
 # the template prints them (after the number). A printed heading is a template section when,
@@ -62,18 +64,30 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+def without_symbols(text: str) -> str:
+    """Text without emoji and other pictographs (`🧭 The role` is ` The role`).
+
+    Pages exported from Notion or Confluence decorate titles and headings with emoji; they
+    are not part of the name, and a reader may keep or drop them.
+    """
+    return "".join(c for c in text if c not in _EMOJI_MARKS and unicodedata.category(c) != "So")
+
+
 def role_key(role: str) -> str:
-    """A role name as roles are compared (`VP of Data & AI` is `vp of data and ai`)."""
-    return normalize(role)
+    """A role name as roles are compared (`VP of Data & AI` is `vp of data and ai`).
+
+    Emoji do not count (`Director of X 🧰` is `director of x`).
+    """
+    return normalize(without_symbols(role))
 
 
 @lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """A subsection or heading name as names are compared: case, dashes and spaces do not count.
 
-    `30-day goals`, `30 Day Goals` and `30 – day goals:` are the same name.
+    `30-day goals`, `30 Day Goals`, `30 – day goals:` and `🎯 30-day goals` are the same name.
     """
-    return _NAME_SEPARATORS.sub(" ", normalize(name)).strip(" :.")
+    return _NAME_SEPARATORS.sub(" ", normalize(without_symbols(name))).strip(" :.")
 
 
 @lru_cache(maxsize=4096)

@@ -16,7 +16,9 @@ FLEET = "head of robotics fleet operations"
 QUALITY = "director of quality engineering"
 PAYMENTS = "head of payments risk"
 SUPPORT = "vp of customer support operations"
-HELDOUT = {FLEET, QUALITY, PAYMENTS, SUPPORT}
+DEVEX = "director of developer experience"
+CLINICAL = "head of clinical data management"
+HELDOUT = {FLEET, QUALITY, PAYMENTS, SUPPORT, DEVEX, CLINICAL}
 FIXTURES = [p for p in load_config().corpus_paths(PROJECT_ROOT) if FIXTURES_DIR in p.parents]
 
 
@@ -30,7 +32,7 @@ def whole(text: RoleText) -> str:
 
 
 def test_corpus_holds_the_bundled_roles_and_every_fixture(corpus: CorpusText) -> None:
-    assert len(corpus.roles) == 35
+    assert len(corpus.roles) == 37
     assert corpus.full_roles == {"vp of data and ai", *HELDOUT}
     assert corpus.heldout_roles == HELDOUT
     assert corpus.roles["head of engineering"].summary
@@ -41,9 +43,11 @@ def test_bundled_blueprint_has_every_template_section(corpus: CorpusText) -> Non
     assert keys == list(TEMPLATE_SECTIONS)
 
 
-# The newer fixtures split the goals in two: the first 90 days, and six and twelve months.
+# The newer fixtures split the goals in two (the first 90 days, six and twelve months), and
+# the blind ones the skills too (technical, soft) with the tech stack apart.
 @pytest.mark.parametrize(
-    ("role", "count"), [(FLEET, 20), (QUALITY, 20), (PAYMENTS, 21), (SUPPORT, 21)]
+    ("role", "count"),
+    [(FLEET, 20), (QUALITY, 20), (PAYMENTS, 21), (SUPPORT, 21), (DEVEX, 21), (CLINICAL, 21)],
 )
 def test_fixtures_cover_the_template_topics_under_headings_of_their_own(
     corpus: CorpusText, role: str, count: int
@@ -59,7 +63,7 @@ def test_fixtures_say_they_are_fictional(path: Path) -> None:
 
 
 def test_every_fixture_is_in_the_eval_corpus() -> None:
-    assert sorted(p.suffix for p in FIXTURES) == [".html", ".html", ".json", ".md"]
+    assert sorted(p.suffix for p in FIXTURES) == [".html", ".html", ".json", ".json", ".md", ".md"]
 
 
 @pytest.mark.parametrize("role", sorted(HELDOUT))
@@ -71,6 +75,9 @@ def test_site_chrome_is_not_read_as_content(corpus: CorpusText, role: str) -> No
     # Comments and inline ads carry claims the blueprint does not make.
     claims = ("210k", "165k", "240k", "150k", "fully remote", "sponsor visas", "relocation")
     for claim in (*claims, "one weekend a month", "track nps weekly", "pay report"):
+        assert claim not in text, claim
+    # A job-board ad, a stale table of contents, a page's callout and footer, a news post.
+    for claim in ("135,000", "salary and benefits", "comp bands", "last edited", "lisbon"):
         assert claim not in text, claim
 
 
@@ -139,6 +146,54 @@ def test_wordpress_content_is_read_without_plugin_chrome(corpus: CorpusText) -> 
     toolkit = next(s for s in payments.sections if s.heading == "Toolkit")
     assert len(toolkit.items()) == 10  # the sponsored box after the list is dropped
     assert "stripe radar, sardine or featurespace aric" in toolkit.items()[1].readings[1]
+
+
+def test_markdown_page_sections_are_setext_headings_and_subsections_bold_lines_and_toggles(
+    corpus: CorpusText,
+) -> None:
+    devex = corpus.roles[DEVEX]
+    assert devex.name == "Director of Developer Experience"  # its emoji dropped
+    headings = [s.heading for s in devex.sections]
+    assert headings[0] == "🧭 The role in one paragraph"  # properties and contents are not
+    assert headings[-1] == "✅ Scorecard"
+    sections = {s.name: s for s in devex.sections}
+    assert [p.name for p in sections["your first 90 days"].parts] == [
+        "",
+        "Days 1–30 · Listen and measure",
+        "Days 31–60 · Pick the biggest pain",
+        "Days 61–90 · Commit to a roadmap",
+    ]
+    week = sections["a normal week"]
+    assert [p.name for p in week.parts][1:] == [
+        "Every day",
+        "Every week",
+        "Every month and quarter",
+    ]
+    assert not any("details" in i.readings[0] for i in week.items())
+    kpis = sections["how we measure it"].items()
+    assert sum(i.units for i in kpis) == 14  # two sentences, eleven rows, one sentence
+    assert (
+        kpis[2].readings[0]
+        == "flaky test rate | share of test runs that fail and then pass on retry | < 1.5% | weekly"
+    )
+    ci = sections["what you'll own"].items({"build, ci and test speed"})
+    assert "route quarantined tests to the owning team" in ci[1].readings[0]
+    # The page's footer after the closing rule is no section's.
+    assert sections["scorecard"].items()[-1].readings[0].startswith("partnership | 15%")
+
+
+def test_a_list_of_posts_holds_only_its_blueprint_posts(corpus: CorpusText) -> None:
+    clinical = corpus.roles[CLINICAL]
+    assert clinical.name == "Head of Clinical Data Management"
+    assert not any("lisbon" in key for key in corpus.roles)  # the news post is no role
+    sections = {s.heading: s for s in clinical.sections}
+    assert sections["Role Overview"] is clinical.sections[0]  # the table of contents is not
+    accountabilities = sections["Key Accountabilities"]
+    assert len(accountabilities.items()) == 17  # the job-board ad after them is dropped
+    week = sections["A Typical Week"].items()
+    assert [i.units for i in week] == [1, 4, 4, 4]  # a bold lead-in and three dash lines each
+    scorecard = sections["Scorecard"]
+    assert len(scorecard.items()) == 5  # no share buttons, no "You may also like"
 
 
 def test_unknown_corpus_files_and_missing_sources_are_refused(tmp_path: Path) -> None:

@@ -171,6 +171,15 @@ def test_role_key_treats_ampersand_as_and() -> None:
     assert role_key("VP of Data & AI") == role_key(VP)
 
 
+def test_emoji_are_not_part_of_role_heading_or_subsection_names() -> None:
+    # Notion and Confluence pages decorate titles and headings; a reader may keep or drop them.
+    assert role_key("Director of Developer Experience 🧰") == "director of developer experience"
+    assert heading_name("🛠️ What you'll own") == heading_name("What you'll own")
+    assert name_key("🚩 Red flags") == name_key("Red flags") == "red flags"
+    assert heading_name("⚖️ Decision rights") == "decision rights"  # a variation selector too
+    assert name_key("Days 1–30 · Listen") == "days 1 30 · listen"  # punctuation is kept
+
+
 def test_targets_expand_sections_for_full_roles_only() -> None:
     question = gold(expected_roles=[VP, "DevOps Manager"], expected_sections=["kpis", "tools"])
     assert targets_for(question, {"vp of data and ai"}) == [VP_KPIS, VP_TOOLS, DEVOPS]

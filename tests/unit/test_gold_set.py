@@ -18,6 +18,8 @@ FLEET = "Head of Robotics Fleet Operations"
 QUALITY = "Director of Quality Engineering"
 PAYMENTS = "Head of Payments Risk"
 SUPPORT = "VP of Customer Support Operations"
+DEVEX = "Director of Developer Experience"
+CLINICAL = "Head of Clinical Data Management"
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +203,7 @@ def test_most_answerable_questions_say_how_long_a_right_answer_is(
 
 def test_held_out_split_covers_every_fixture_broadly(questions: list[GoldQuestion]) -> None:
     heldout = [q for q in questions if q.split == "heldout"]
-    for role in (FLEET, QUALITY, PAYMENTS, SUPPORT):
+    for role in (FLEET, QUALITY, PAYMENTS, SUPPORT, DEVEX, CLINICAL):
         about = [q for q in heldout if role in q.expected_roles]
         assert len(about) >= 25, role
         headings = {h for q in about for h in q.expected_headings.get(role, [])}
@@ -228,6 +230,36 @@ def test_fresh_questions_are_held_out_and_cover_the_newer_fixtures_on_their_own(
         assert tags[tag] >= 2, tag
     assert tags["abstain"] >= 4
     assert sum(q.expected_coverage.value == "not_found" for q in fresh) == tags["abstain"]
+
+
+def test_blind_questions_are_held_out_and_alone_in_asking_about_the_blind_fixtures(
+    questions: list[GoldQuestion],
+) -> None:
+    # Written without running the assistant on them or on their documents (evals/fixtures/
+    # README.md), after the fresh block had been looked at: the next honest held-out figures.
+    blind = [q for q in questions if "blind" in q.tags]
+    assert all(q.split == "heldout" and "fresh" not in q.tags for q in blind)
+    for role in (DEVEX, CLINICAL):
+        assert sum(role in q.expected_roles for q in blind) >= 30, role
+        older = [q for q in questions if role in q.expected_roles and "blind" not in q.tags]
+        assert all("catalogue" in q.tags for q in older), role
+    tags = Counter(t for q in blind for t in q.tags)
+    for tag in (
+        "kpi-figures",
+        "goals",
+        "tools",
+        "paraphrase",
+        "follow-up",
+        "comparison",
+        "alias",
+        "typo",
+        "catalogue",
+    ):
+        assert tags[tag] >= 2, tag
+    assert tags["abstain"] >= 6
+    assert sum(q.expected_coverage.value == "not_found" for q in blind) == tags["abstain"]
+    # Some questions name an existing role next to a blind one.
+    assert any(set(q.expected_roles) - {DEVEX, CLINICAL} for q in blind if "comparison" in q.tags)
 
 
 def test_split_is_heldout_exactly_for_questions_tagged_heldout() -> None:
