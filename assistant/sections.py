@@ -96,7 +96,28 @@ def classify_headings(titles: list[str]) -> list[str]:
                 keys[i] = (cued & set(free)).pop()
             elif left >= 0 and keys[left] in cued:
                 keys[i] = keys[left]
+        _place_in_order(keys, unknown, free, rank)
     return keys
+
+
+def _place_in_order(
+    keys: list[str], unknown: list[int], free: list[str], rank: dict[str, int]
+) -> None:
+    """Give the headings cues left unplaced the sections still free, when they fit one to one.
+
+    "Technical depth" and "How they work with people", left between the KPIs (cued by "How we
+    measure it") and the tools, are the technical and the soft skills.
+    """
+    left = [i for i in unknown if keys[i] == "other"]
+    open_keys = [k for k in free if k not in keys]
+    if not left or len(left) != len(open_keys):
+        return
+    placed = keys.copy()
+    for i, key in zip(left, open_keys, strict=True):
+        placed[i] = key
+    ranks = [rank[placed[i]] for i in range(min(unknown), max(unknown) + 1) if placed[i] in rank]
+    if ranks == sorted(ranks):
+        keys[:] = placed
 
 
 def _cued_sections(title: str) -> set[str]:

@@ -20,7 +20,7 @@ from bs4.element import NavigableString, PageElement, PreformattedString
 
 from assistant.models import Block, ListItem, Section, Table
 from assistant.sections import classify_headings, section_key
-from ingest.parsers.common import clean
+from ingest.parsers.common import clean, without_pictographs
 
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Fewer distinct known sections than this is an article that merely mentions "tools" or "KPIs".
@@ -169,7 +169,7 @@ def text_lines(nodes: Iterable[PageElement]) -> list[str]:
 
 def heading_text(tag: Tag) -> str:
     """A heading's text, without the permalink markers some themes append."""
-    return clean(" ".join(text_lines(tag.children))).strip(" #¶§")
+    return without_pictographs(" ".join(text_lines(tag.children))).strip(" #¶§")
 
 
 def article_sections(soup: Tag) -> list[Section]:
@@ -185,6 +185,7 @@ def article_sections(soup: Tag) -> list[Section]:
     sections = {id(h.tag): h for h in plan.sections}
     builder = _SectionBuilder()
     root = content_root([h.tag for h in plan.sections])
+    remaining = len(plan.sections)
     for event in _events(root, frozenset(sections)):
         if isinstance(event, Block):
             builder.add(event)
@@ -192,7 +193,14 @@ def article_sections(soup: Tag) -> list[Section]:
         if isinstance(event, _Subheading):
             builder.start_subsection(event.text, soft=True)
             continue
+        if event.name == "hr":
+            if not remaining:
+                # A rule after the last section sets the page's footer apart ("Related pages",
+                # "Last edited by …"): the blueprint ends there.
+                builder.stop()
+            continue
         section = sections.get(id(event))
+        remaining -= section is not None
         level = int(event.name[1])
         text = heading_text(event)
         if section is not None:
@@ -332,12 +340,31 @@ def _bold_title(paragraph: Tag, blocks: list[Block]) -> str:
     return lead
 
 
+def _bold_line(paragraph: Tag) -> str | None:
+    """The title a paragraph of bold text alone gives the list or table after it, else None.
+
+    Markdown has no subheading between `###` and a bullet: "**Days 1–30 · Listen and
+    measure**" or "**Decides alone**" on a line of its own, then the list. A line ending in "."
+    is a sentence in bold, not a title.
+    """
+    parts = [c for c in paragraph.children if not _blank(c)]
+    if len(parts) != 1 or not isinstance(parts[0], Tag) or parts[0].name not in {"strong", "b"}:
+        return None
+    title = without_pictographs(parts[0].get_text()).rstrip(":").strip()
+    if not title or title.endswith(".") or len(title) > 80:
+        return None
+    after = paragraph.find_next_sibling(True)
+    if not isinstance(after, Tag) or after.name not in {*_LIST_TAGS, "table", "dl", "details"}:
+        return None
+    return title
+
+
 def _blank(node: PageElement) -> bool:
     return isinstance(node, NavigableString) and not str(node).strip()
 
 
 def _events(parent: Tag, marks: frozenset[int]) -> Iterator[Tag | Block | _Subheading]:
-    """Headings (as tags) and content blocks in document order, chrome left out."""
+    """Headings and rules (as tags) and content blocks in document order, chrome left out."""
     run: list[PageElement] = []
     for child in parent.children:
         if not isinstance(child, Tag) or (
@@ -349,16 +376,25 @@ def _events(parent: Tag, marks: frozenset[int]) -> Iterator[Tag | Block | _Subhe
             continue
         yield from _text_blocks(text_lines(run))
         run = []
-        if child.name in HEADING_TAGS:
+        if child.name in HEADING_TAGS or child.name == "hr":
             yield child
         elif child.name == "p":
-            if not _mostly_links(child):
+            if (title := _bold_line(child)) is not None:
+                yield _Subheading(title)
+            elif not _mostly_links(child):
                 blocks = _text_blocks(text_lines(child.children))
                 title = _bold_title(child, blocks)
                 if title:
                     yield _Subheading(title)
                     blocks = blocks[1:]
                 yield from blocks
+        elif child.name == "details" and (summary := child.find("summary")) is not None:
+            # A toggle ("<summary>Every week</summary>" and its list) titles what it holds.
+            title = heading_text(summary)
+            summary.decompose()
+            if title:
+                yield _Subheading(title)
+            yield from _events(child, marks)
         elif child.name in _LIST_TAGS:
             items = _list_items(child)
             if items and not _mostly_links(child):

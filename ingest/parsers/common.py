@@ -34,6 +34,18 @@ def clean(text: str) -> str:
     return " ".join(text.translate(_UNTYPED).split())
 
 
+def without_pictographs(text: str) -> str:
+    """A name without the emoji pages decorate it with ("🧰 Tooling" gives "Tooling")."""
+    kept = (
+        c
+        for c in text
+        if unicodedata.category(c) != "So"
+        and c != "\ufe0f"
+        and not "\U0001f3fb" <= c <= "\U0001f3ff"
+    )
+    return clean("".join(kept))
+
+
 def shorten(text: str, limit: int = 80) -> str:
     """Some text cleaned and cut to `limit` characters, to quote it in a message."""
     text = clean(text)
@@ -46,7 +58,7 @@ def role_title(raw: str) -> str:
     `Director of SRE: Role Blueprint, Responsibilities, …`, the same with a dash instead of
     the colon, and `… | Site name` all give `Director of SRE`.
     """
-    title = _SITE_SUFFIX.sub("", clean(raw))
+    title = _SITE_SUFFIX.sub("", without_pictographs(raw))
     return _BLUEPRINT_SUFFIX.sub("", title).strip(" :\u2013\u2014-|")
 
 

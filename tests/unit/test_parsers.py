@@ -562,6 +562,76 @@ def test_unnumbered_headings_with_blueprint_titles_parse_as_a_full_blueprint() -
     assert "Google SRE book" not in "\n".join(block_texts(blueprint))
 
 
+NOTION_PAGE = """Director of Widgets 🧰
+=====================
+
+🧭 Role Summary
+---------------
+
+Owns the widgets.
+
+📅 Day-to-Day
+-------------
+
+<details>
+<summary><strong>Every week</strong></summary>
+
+- Review the widget backlog.
+
+</details>
+
+🚀 30-60-90 Day Goals
+---------------------
+
+**Days 1–30 · Listen**
+
+- Meet every team.
+
+**Days 31–60 · Fix**
+
+- Ship one fix.
+
+⚠️ Risks
+--------
+
+<details>
+<summary>Metrics theatre</summary>
+
+Dashboards become targets.
+
+</details>
+
+***
+
+Last edited by Someone · 👍 12
+"""
+
+
+def test_a_notion_export_keeps_toggles_and_bold_lines_as_subsections(tmp_path: Path) -> None:
+    path = tmp_path / "widgets.md"
+    path.write_text(NOTION_PAGE, encoding="utf-8")
+    blueprint = parse_one(path)
+    assert blueprint.role == "Director of Widgets"
+    assert [(s.key, s.title, s.subsection) for s in blueprint.sections] == [
+        ("summary", "Role Summary", ""),
+        ("day_to_day", "Day-to-Day", "Every week"),
+        ("goals", "30-60-90 Day Goals", "Days 1–30 · Listen"),
+        ("goals", "30-60-90 Day Goals", "Days 31–60 · Fix"),
+        ("risks", "Risks", "Metrics theatre"),
+    ]
+    assert [b.text for b in blueprint.sections[-1].blocks] == ["Dashboards become targets."]
+
+
+def test_a_sentence_in_bold_stays_a_paragraph(tmp_path: Path) -> None:
+    path = tmp_path / "widgets.md"
+    path.write_text(
+        NOTION_PAGE.replace("**Days 1–30 · Listen**", "**We listen first.**"), encoding="utf-8"
+    )
+    goals = [s for s in parse_one(path).sections if s.key == "goals"]
+    assert goals[0].subsection == ""
+    assert goals[0].blocks[0].text == "We listen first."
+
+
 # --- HTML listing and lists of posts ------------------------------------------------------
 
 

@@ -84,6 +84,18 @@ def test_a_heading_that_cues_the_section_before_it_continues_that_section() -> N
     assert classify_headings(titles) == ["summary", "goals", "goals", "kpis"]
 
 
+def test_headings_left_after_the_cues_take_the_sections_still_free_in_order() -> None:
+    titles = [
+        "Your first 90 days",
+        "Six and twelve months out",
+        "How we measure it",
+        "Technical depth",
+        "How they work with people",
+        "Tooling by category",
+    ]
+    assert classify_headings(titles)[3:5] == ["technical_skills", "soft_skills"]
+
+
 def test_a_trailing_unknown_heading_is_not_a_section() -> None:
     assert (
         classify_headings(["Role Summary", "Core Responsibilities", "Scorecard", "Related posts"])[
