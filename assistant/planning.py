@@ -259,7 +259,11 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     # sections cued as strongly as each other are all asked for.
     cued = strong or weak
     top = max(cued.values(), default=0)
-    sections = sorted((k for k, v in cued.items() if v == top), key=vocab.section_keys.index)
+    # A section called by its own name outranks a longer phrase that only suggests another
+    # ("What tools does the role work with?" asks for the tools, not the stakeholders).
+    by_name = {k for k in cued if cue_words & title_keys(k)}
+    chosen = by_name or {k for k, v in cued.items() if v == top}
+    sections = sorted(chosen, key=vocab.section_keys.index)
     for scope in scopes:
         if scope.section not in sections:
             sections.append(scope.section)
@@ -290,6 +294,14 @@ def _written_as_names(question: str) -> frozenset[str]:
             if (position and word[0].isupper()) or (len(word) > 1 and word.isupper()):
                 found.add(term_key(fold(word)))
     return frozenset(found)
+
+
+@cache
+def title_keys(section: str) -> frozenset[str]:
+    """The word keys only this section's usual title has ("tools" of "Tools, Platforms, …")."""
+    titles = {kind.key: set(keys(kind.title)) for kind in vocabulary().sections}
+    shared = {k for key, words in titles.items() if key != section for k in words}
+    return frozenset(titles.get(section, set()) - shared - STOPWORDS - request_keys())
 
 
 @cache

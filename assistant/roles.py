@@ -119,6 +119,12 @@ def declared_aliases(text: str) -> list[str]:
     """
     roles = _roles()
     folded = fold(text)
+    # Words keep the capitals the blueprint wrote them with ("CDM", "DevEx").
+    written = {
+        fold(w): w
+        for w in re.findall(r"[^\W_]+", text)
+        if not w.islower() and fold(w) not in _LINKING_WORDS
+    }
     found: list[str] = []
     for marker in roles.alias_markers:
         for hit in re.finditer(rf"(?<![a-z0-9]){re.escape(marker)}(?![a-z0-9])", folded):
@@ -126,7 +132,7 @@ def declared_aliases(text: str) -> list[str]:
             for piece in re.split(r",|\bor\b|\band\b(?= [a-z]+ of\b)", rest):
                 words = [w for w in words_of(piece) if w not in {"a", "an", "the"}]
                 if 0 < len(words) <= _ALIAS_WORDS and any(stem(w) in roles.nouns for w in words):
-                    found.append(" ".join(_display_word(w) for w in words))
+                    found.append(" ".join(written.get(w) or _display_word(w) for w in words))
     return list(dict.fromkeys(found))
 
 
@@ -313,7 +319,10 @@ def _boundary_words() -> frozenset[str]:
     return frozenset((STOPWORDS | vocab.questions.request | cue_words) - keep - vocab.roles.nouns)
 
 
+_LINKING_WORDS = frozenset({"of", "and", "for", "the"})
+
+
 def _display_word(word: str) -> str:
     if word in _roles().acronyms:
         return word.upper()
-    return word if word in {"of", "and", "for", "the"} else word.capitalize()
+    return word if word in _LINKING_WORDS else word.capitalize()

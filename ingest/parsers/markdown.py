@@ -12,7 +12,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from assistant.models import Blueprint
+from assistant.models import Block, Blueprint
 from ingest.parsers.article import load_html
 from ingest.parsers.common import parse_timestamp
 from ingest.parsers.html import PageMeta, page_meta, parse_page
@@ -26,6 +26,11 @@ _CONVERTER_HEADER = re.compile(r"\A(Title:.*?)\n[ \t]*Markdown Content:[ \t]*\n"
 _FIELD = re.compile(r"^\s*([A-Za-z][\w \t]*):(.*)$")
 _URL_KEYS = ("url", "url source", "canonical", "canonical_url", "link", "source_url")
 _MODIFIED_KEYS = ("modified", "updated", "last_modified", "date_modified", "published time", "date")
+# Page properties (a Notion export's `Also called: …` under the title) that name the role's
+# other titles.
+_ALIAS_KEYS = ("also called", "also known as", "aliases", "other titles", "alternative titles")
+_PROPERTY = re.compile(r"^([A-Z][A-Za-z ]{1,30}):[ \t]+(\S.*)$")
+_SETEXT_UNDERLINE = re.compile(r"-{3,}[ \t]*")
 
 
 def parse_markdown(text: str, path: Path) -> list[Blueprint]:
@@ -39,7 +44,25 @@ def parse_markdown(text: str, path: Path) -> list[Blueprint]:
         url=next((fields[key] for key in _URL_KEYS if fields.get(key)), ""),
         modified=parse_timestamp(modified),
     )
-    return parse_page(soup, path, meta)
+    blueprints = parse_page(soup, path, meta)
+    aliases = next((v for k, v in _properties(body).items() if k in _ALIAS_KEYS), "")
+    summary = next((s for b in blueprints for s in b.sections if s.key == "summary"), None)
+    if aliases and summary is not None:
+        # Kept with the summary, where the role's other titles are read from.
+        summary.blocks.append(Block(kind="paragraph", text=f"Also called: {aliases}."))
+    return blueprints
+
+
+def _properties(body: str) -> dict[str, str]:
+    """The `Key: value` lines above the first section heading (lower-case keys)."""
+    found: dict[str, str] = {}
+    lines = body.splitlines()
+    for line, after in zip(lines, [*lines[1:], ""], strict=True):
+        if line.startswith("##") or (line.strip() and _SETEXT_UNDERLINE.fullmatch(after)):
+            break
+        if prop := _PROPERTY.match(line.strip()):
+            found[prop[1].lower()] = prop[2].strip().rstrip(".")
+    return found
 
 
 def _split_header(text: str) -> tuple[dict[str, str], str]:

@@ -565,6 +565,9 @@ def test_unnumbered_headings_with_blueprint_titles_parse_as_a_full_blueprint() -
 NOTION_PAGE = """Director of Widgets 🧰
 =====================
 
+Owner: Someone
+Also called: Head of Widgets, Widget Lead
+
 🧭 Role Summary
 ---------------
 
@@ -620,6 +623,11 @@ def test_a_notion_export_keeps_toggles_and_bold_lines_as_subsections(tmp_path: P
         ("risks", "Risks", "Metrics theatre"),
     ]
     assert [b.text for b in blueprint.sections[-1].blocks] == ["Dashboards become targets."]
+    # The page's "Also called" property stays with the summary, where aliases are read from.
+    assert [b.text for b in blueprint.sections[0].blocks] == [
+        "Owns the widgets.",
+        "Also called: Head of Widgets, Widget Lead.",
+    ]
 
 
 def test_a_sentence_in_bold_stays_a_paragraph(tmp_path: Path) -> None:

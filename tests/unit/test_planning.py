@@ -72,6 +72,13 @@ def test_own_asks_for_responsibilities_only_when_nothing_more_specific_is_named(
     assert plan(planner, "What does the VP of Data and AI own?").sections == ["responsibilities"]
 
 
+def test_a_section_called_by_its_own_name_outranks_a_longer_cue(planner: Planner) -> None:
+    # "work with" cues the stakeholders, but the question names the tools.
+    assert plan(planner, "What tools does the VP of Data and AI work with?").sections == ["tools"]
+    assert plan(planner, "Who does the VP of Data and AI work with?").sections == ["stakeholders"]
+    assert plan(planner, "What usually goes wrong for the VP of Data and AI?").sections == ["risks"]
+
+
 def test_a_scope_hint_narrows_a_section_without_sharing_its_words(planner: Planner) -> None:
     found = plan(planner, "What should the VP of Data and AI get done in the first month?")
     assert [s.name for s in found.scopes] == ["30 days"]

@@ -144,6 +144,10 @@ def test_a_blueprint_declares_other_titles_of_its_role() -> None:
         "VP of Risk Operations",
     ]
     assert declared_aliases("It is also known as a demanding job, and it pays well.") == []
+    assert declared_aliases(
+        "In many organisations the same role is titled Director of Clinical Data Management "
+        "or Head of CDM."
+    ) == ["Director of Clinical Data Management", "Head of CDM"]
 
 
 def test_a_declared_alias_resolves_to_its_role_but_a_title_match_wins() -> None:
