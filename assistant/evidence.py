@@ -172,8 +172,12 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
             titles.setdefault(item.chunk.subsection, (item.chunk.section_key, item.chunk.section))
     if not titles:
         return {}
-    # Request words ("typical", "main") name no subsection, even one whose title has them.
-    question = plan.words - request_keys()
+    # Request words ("typical", "main") name no subsection, even one whose title has them;
+    # nor do the words that asked for the section ("week" of "what does a week look like").
+    question = plan.words - request_keys() - plan.cue_words
+    if plan.scopes:
+        # The numbers of "the first 90 days" are the scopes' to match, not words to count.
+        question = frozenset(w for w in question if not w.isdigit())
     title_keys = {t: keys(t) for t in titles}
     common: dict[str, set[str]] = {}
     for title, (key, _) in titles.items():

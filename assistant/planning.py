@@ -245,8 +245,12 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     for i in reversed(range(len(words) - 1)):
         if used[i + 1] and not used[i] and words[i] in vocab.questions.time_leads:
             used[i] = True
+    scopes = _with_earlier_horizons(scopes, plain, used)
     before_cues = list(used)
-    strong = dict(_claim_all(keys, used, [(k.key, k.cue_sequences) for k in vocab.sections]))
+    claims: dict[str, set[int]] = {}
+    strong = dict(
+        _claim_all(keys, used, [(k.key, k.cue_sequences) for k in vocab.sections], claims)
+    )
     strong_used = list(used)
     weak = dict(_claim_all(keys, used, [(k.key, k.weak_cue_sequences) for k in vocab.sections]))
     counted = used if not strong else strong_used
@@ -264,6 +268,15 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     by_name = {k for k in cued if cue_words & title_keys(k)}
     chosen = by_name or {k for k, v in cued.items() if v == top}
     sections = sorted(chosen, key=vocab.section_keys.index)
+    if by_name:
+        # The words of the cues the name outranked are the topic again ("which tools …
+        # measure developer productivity": "measure" finds the Measurement row).
+        kept = {i for k in chosen for i in claims.get(k, ())}
+        for i in {i for k, spots in claims.items() if k not in chosen for i in spots} - kept:
+            used[i] = False
+    if not cued and words[:1] == ["why"]:
+        # "Why would a company need a …?" asks what the role is for.
+        sections = ["mission"]
     for scope in scopes:
         if scope.section not in sections:
             sections.append(scope.section)
@@ -280,6 +293,27 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     # Only words of a strong cue make their section firm; weak cues and time phrases suggest.
     firm = frozenset(k for k in sections if k in strong)
     return _Reading(sections, firm, scopes, terms, words, cue_words)
+
+
+def _with_earlier_horizons(scopes: list[Scope], plain: list[str], used: list[bool]) -> list[Scope]:
+    """Goal horizons the question spans besides the one it spelled.
+
+    "30-60-90 day plan": the bare numbers before "90 day" are horizons too. "The first 90
+    days": every horizon up to day 90 (a first-30-days question stays one horizon).
+    """
+    horizons = {s.days: s for s in vocabulary().scopes if s.days}
+    spelled = [s.days for s in scopes if s.days]
+    if not spelled:
+        return scopes
+    found = set(spelled)
+    for i, word in enumerate(plain):
+        if not used[i] and word.isdigit() and int(word) in horizons:
+            found.add(int(word))
+            used[i] = True
+    if "first" in plain:
+        found.update(d for d in horizons if d <= max(spelled))
+    others = [s for s in scopes if not s.days]
+    return [*others, *(horizons[d] for d in sorted(found))]
 
 
 def _written_as_names(question: str) -> frozenset[str]:
@@ -320,7 +354,10 @@ def request_keys() -> frozenset[str]:
 
 
 def _claim_all(
-    keys: list[str], used: list[bool], groups: Sequence[tuple[_Owner, Sequence[tuple[str, ...]]]]
+    keys: list[str],
+    used: list[bool],
+    groups: Sequence[tuple[_Owner, Sequence[tuple[str, ...]]]],
+    where: dict[_Owner, set[int]] | None = None,
 ) -> list[tuple[_Owner, int]]:
     """Claim the runs of `keys` that match the groups' phrases, longest phrase first.
 
@@ -344,6 +381,8 @@ def _claim_all(
                     continue
                 claimed.update(window)
                 counts[position] = counts.get(position, 0) + size
+                if where is not None:
+                    where.setdefault(groups[position][0], set()).update(window)
         for i in claimed:
             used[i] = True
     return [(groups[position][0], count) for position, count in counts.items()]

@@ -150,6 +150,15 @@ class RoleResolver:
         self._titles += [(role, role_tokens(a)) for role in catalogue for a in role.aliases]
         self._by_id = {role.id: role for role in catalogue}
         self._vocabulary = {t for _, title in self._titles for t in title}
+        # The titles' words as written, to fix a typo before phrases are read ("developer
+        # experiance" is still the DevEx phrase).
+        self._spelled = {
+            w
+            for role in catalogue
+            for title in (role.role, *role.aliases)
+            for w in words_of(title)
+            if len(w) >= _TYPO_LENGTH
+        }
         # token -> the positions of the titles that have it, in catalogue order.
         self._postings: dict[str, list[int]] = {}
         for position, (_, title) in enumerate(self._titles):
@@ -163,6 +172,7 @@ class RoleResolver:
     def resolve(self, text: str) -> Resolution:
         """Roles named in `text` (most specific match wins), or the unknown role it names."""
         ignored = _roles().ignored
+        text = self._spell(text)
         located = [
             _Token(c, t.start, t.end)
             for t in _canonical(text)
@@ -235,16 +245,26 @@ class RoleResolver:
         positions = {p for token in tokens for p in self._postings.get(token, ())}
         return [self._titles[p] for p in sorted(positions)]
 
+    def _spell(self, text: str) -> str:
+        """The text's words, those a typo or two away from a title's word spelled as it is."""
+        words = words_of(text)
+        fixed = [self._nearest(w, self._spelled) for w in words]
+        return text if fixed == words else " ".join(fixed)
+
+    @staticmethod
+    def _nearest(word: str, known: set[str]) -> str:
+        if word in known or len(word) < _TYPO_LENGTH or word.isdigit():
+            return word
+        limit = 1 if len(word) < 9 else 2
+        best = min(known, key=lambda v: edit_distance(word, v, limit), default=word)
+        return best if edit_distance(word, best, limit) <= limit else word
+
     def _correct(self, token: str) -> str:
         """A small typo fixed against the titles' words (`enginering` -> `engineering`)."""
         typos = _roles().typos
         if token in typos:
             return typos[token]
-        if token in self._vocabulary or len(token) < 5 or token.isdigit():
-            return token
-        limit = 1 if len(token) < 9 else 2
-        best = min(self._vocabulary, key=lambda v: edit_distance(token, v, limit), default=token)
-        return best if edit_distance(token, best, limit) <= limit else token
+        return self._nearest(token, self._vocabulary)
 
     @staticmethod
     def _match(
@@ -320,6 +340,8 @@ def _boundary_words() -> frozenset[str]:
 
 
 _LINKING_WORDS = frozenset({"of", "and", "for", "the"})
+# Shorter words are too close to each other to fix ("lead" and "head").
+_TYPO_LENGTH = 5
 
 
 def _display_word(word: str) -> str:

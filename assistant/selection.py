@@ -281,7 +281,8 @@ def _narrow(
         return region
     top = max(scores.values())
     wanted = {title for title, score in scores.items() if score == top}
-    if len(wanted) > 1:
+    several = sum(1 for scope in plan.scopes if scope.section in asked) > 1
+    if len(wanted) > 1 and not several:
         # Titles the question's words name equally ("decide" in "Decides alone" and "Decides
         # with leadership"): the ones whose items are closest to the question in meaning.
         closeness = {

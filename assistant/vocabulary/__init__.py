@@ -84,6 +84,9 @@ class Scope(BaseModel):
     names_part: bool = False
     """Whether the phrase names its part as firmly as a section's own words ("the first
     month", "red flags"), rather than in passing as rhythms do ("four days a week")."""
+    days: int = 0
+    """The day a goal horizon ends on (30, 60, 90): "the first 90 days" spans every horizon
+    up to it, and "30-60-90" names three."""
 
 
 class RoleVocabulary(BaseModel):
