@@ -172,9 +172,8 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
             titles.setdefault(item.chunk.subsection, (item.chunk.section_key, item.chunk.section))
     if not titles:
         return {}
-    # Request words ("typical", "main") name no subsection, even one whose title has them;
-    # nor do the words that asked for the section ("week" of "what does a week look like").
-    question = plan.words - request_keys() - plan.cue_words
+    # Request words ("typical", "main") name no subsection, even one whose title has them.
+    question = plan.words - request_keys()
     if plan.scopes:
         # The numbers of "the first 90 days" are the scopes' to match, not words to count.
         question = frozenset(w for w in question if not w.isdigit())
@@ -184,8 +183,9 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
         shared = common.get(key)
         common[key] = set(title_keys[title]) if shared is None else shared & title_keys[title]
     scores: dict[str, float] = {}
-    for title, (key, _) in titles.items():
-        score = float(len((question & title_keys[title]) - common[key]))
+    for title, (key, section) in titles.items():
+        # Words of the section's own title name the section ("week" of "A normal week").
+        score = float(len((question & title_keys[title]) - common[key] - set(keys(section))))
         folded = numerals(title)
         for scope in plan.scopes:
             if scope.section == key and any(has_phrase(folded, numerals(h)) for h in scope.heading):

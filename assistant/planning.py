@@ -247,10 +247,7 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
             used[i] = True
     scopes = _with_earlier_horizons(scopes, plain, used)
     before_cues = list(used)
-    claims: dict[str, set[int]] = {}
-    strong = dict(
-        _claim_all(keys, used, [(k.key, k.cue_sequences) for k in vocab.sections], claims)
-    )
+    strong = dict(_claim_all(keys, used, [(k.key, k.cue_sequences) for k in vocab.sections]))
     strong_used = list(used)
     weak = dict(_claim_all(keys, used, [(k.key, k.weak_cue_sequences) for k in vocab.sections]))
     counted = used if not strong else strong_used
@@ -268,12 +265,6 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     by_name = {k for k in cued if cue_words & title_keys(k)}
     chosen = by_name or {k for k, v in cued.items() if v == top}
     sections = sorted(chosen, key=vocab.section_keys.index)
-    if by_name:
-        # The words of the cues the name outranked are the topic again ("which tools …
-        # measure developer productivity": "measure" finds the Measurement row).
-        kept = {i for k in chosen for i in claims.get(k, ())}
-        for i in {i for k, spots in claims.items() if k not in chosen for i in spots} - kept:
-            used[i] = False
     if not cued and words[:1] == ["why"]:
         # "Why would a company need a …?" asks what the role is for.
         sections = ["mission"]
@@ -354,10 +345,7 @@ def request_keys() -> frozenset[str]:
 
 
 def _claim_all(
-    keys: list[str],
-    used: list[bool],
-    groups: Sequence[tuple[_Owner, Sequence[tuple[str, ...]]]],
-    where: dict[_Owner, set[int]] | None = None,
+    keys: list[str], used: list[bool], groups: Sequence[tuple[_Owner, Sequence[tuple[str, ...]]]]
 ) -> list[tuple[_Owner, int]]:
     """Claim the runs of `keys` that match the groups' phrases, longest phrase first.
 
@@ -381,8 +369,6 @@ def _claim_all(
                     continue
                 claimed.update(window)
                 counts[position] = counts.get(position, 0) + size
-                if where is not None:
-                    where.setdefault(groups[position][0], set()).update(window)
         for i in claimed:
             used[i] = True
     return [(groups[position][0], count) for position, count in counts.items()]

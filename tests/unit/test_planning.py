@@ -79,6 +79,57 @@ def test_a_section_called_by_its_own_name_outranks_a_longer_cue(planner: Planner
     assert plan(planner, "What usually goes wrong for the VP of Data and AI?").sections == ["risks"]
 
 
+@pytest.mark.parametrize(
+    ("question", "horizons"),
+    [
+        ("What should the VP of Data and AI do in the first 30 days?", ["30 days"]),
+        ("What are the 90-day goals for the VP of Data and AI?", ["90 days"]),
+        ("What should the VP of Data and AI focus on in the first 90 days?", ["30 days", "60 days", "90 days"]),
+        ("What's the 30-60-90 day plan for the VP of Data and AI?", ["30 days", "60 days", "90 days"]),
+    ],
+)  # fmt: skip
+def test_the_first_days_span_every_horizon_up_to_the_one_named(
+    planner: Planner, question: str, horizons: list[str]
+) -> None:
+    found = plan(planner, question)
+    assert found.sections == ["goals"]
+    assert [s.name for s in found.scopes] == horizons
+    assert not found.terms
+
+
+def test_a_typical_week_is_the_whole_day_to_day_and_a_typical_day_its_daily_part(
+    planner: Planner,
+) -> None:
+    week = plan(planner, "What does a typical week look like for the VP of Data and AI?")
+    assert week.sections == ["day_to_day"] and week.scopes == []
+    day = plan(planner, "What does a typical day look like for the VP of Data and AI?")
+    assert [s.name for s in day.scopes] == ["daily"]
+
+
+def test_a_why_question_with_no_cue_asks_for_the_mission(planner: Planner) -> None:
+    assert plan(planner, "Why would a company need a VP of Data and AI?").sections == ["mission"]
+    assert plan(planner, "Why does the VP of Data and AI need KPIs?").sections == ["kpis"]
+
+
+def test_a_typo_inside_a_spelled_out_phrase_still_finds_the_role() -> None:
+    # "site reliability engineering" is read as the phrase `sre` only once the typo is fixed.
+    titles = ["Director of Site Reliability Engineering", "Director of Developer Experience"]
+    catalogue = [
+        RoleInfo(role=t, id=t.lower(), coverage=RoleCoverage.FULL, sections=[], source="t")
+        for t in titles
+    ]
+    resolver = RoleResolver(catalogue)
+    for question, title in zip(
+        [
+            "what does a director of site reliabilty engineering own",
+            "director of developer experiance goals",
+        ],
+        titles,
+        strict=True,
+    ):
+        assert [r.role for r in resolver.resolve(question).roles] == [title]
+
+
 def test_a_scope_hint_narrows_a_section_without_sharing_its_words(planner: Planner) -> None:
     found = plan(planner, "What should the VP of Data and AI get done in the first month?")
     assert [s.name for s in found.scopes] == ["30 days"]
