@@ -37,7 +37,9 @@ class Plan:
     used for it; `words` are the keys of all the question's words but role names and stopwords,
     `cue_words` those of the words that cued sections; `residual` is the question without its
     role names (what is embedded to compare with items, which never name their role); `names`
-    are the topic keys the question writes as names ("Customer Effort Score", "NPS").
+    are the topic keys the question writes as names ("Customer Effort Score", "NPS");
+    `contrasts` says the question sets parts against each other ("at a startup versus a
+    large enterprise").
     """
 
     question: str
@@ -54,6 +56,7 @@ class Plan:
     cue_words: frozenset[str] = frozenset()
     residual: str = ""
     names: frozenset[str] = frozenset()
+    contrasts: bool = False
     catalogue_filter: CatalogueFilter | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -120,6 +123,7 @@ class Planner:
             cue_words=reading.cue_words,
             residual=" ".join(reading.words) or question,
             names=frozenset(k for k in reading.terms if k in _written_as_names(question)),
+            contrasts=bool(set(reading.words) & vocabulary().questions.comparison),
         )
         if not roles and all(self._is_title_filter(u) for u in unknown):
             catalogue = self._catalogue_filter(reading, unknown)
@@ -196,7 +200,19 @@ class Planner:
             # "How does that compare with the DevOps Director?"
             roles = [r for r in previous_roles if r not in plan.roles] + plan.roles
             plan = replace(plan, roles=roles, kind="compare")
-        carry = not plan.terms or _refers_back(plan.question)
+        refers = _refers_back(plan.question)
+        if refers and previous is not None and _only_rhythms(plan):
+            # "…and which of them are reviewed daily?" after the KPIs: the rhythm is what to
+            # look for in the part asked before (a Frequency column), not the day-to-day.
+            rhythm = {
+                term_key(w): w
+                for s in plan.scopes
+                for phrase in s.question
+                for w in words_of(phrase)
+                if w in reading.words and w not in STOPWORDS
+            }
+            plan = replace(plan, sections=[], scopes=[], terms={**plan.terms, **rhythm})
+        carry = not plan.terms or refers
         if plan.roles and not plan.sections and previous is not None and carry:
             plan = replace(
                 plan,
@@ -415,6 +431,11 @@ def _compares(words: list[str], question: str) -> bool:
     return bool(set(words) & vocabulary().questions.comparison) or any(
         f" {joiner} " in folded for joiner in ("and", "or", "vs")
     )
+
+
+def _only_rhythms(plan: Plan) -> bool:
+    """Whether the plan's parts come only from rhythms said in passing ("daily", "a week")."""
+    return bool(plan.scopes) and not plan.cued and not any(s.names_part for s in plan.scopes)
 
 
 def _refers_back(question: str) -> bool:

@@ -281,7 +281,11 @@ def _narrow(
         return region
     top = max(scores.values())
     wanted = {title for title, score in scores.items() if score == top}
-    several = sum(1 for scope in plan.scopes if scope.section in asked) > 1
+    # Parts set against each other ("a bank compared with an early-stage fintech") are all
+    # the answer, as are the parts of several scopes ("30-60-90").
+    if plan.contrasts:
+        wanted = {title for title, score in scores.items() if score > 0}
+    several = plan.contrasts or sum(1 for scope in plan.scopes if scope.section in asked) > 1
     if len(wanted) > 1 and not several:
         # Titles the question's words name equally ("decide" in "Decides alone" and "Decides
         # with leadership"): the ones whose items are closest to the question in meaning.
