@@ -123,7 +123,8 @@ class Planner:
             cue_words=reading.cue_words,
             residual=" ".join(reading.words) or question,
             names=frozenset(k for k in reading.terms if k in _written_as_names(question)),
-            contrasts=bool(set(reading.words) & vocabulary().questions.comparison),
+            contrasts=len(roles) <= 1
+            and bool(set(reading.words) & vocabulary().questions.contrast),
         )
         if not roles and all(self._is_title_filter(u) for u in unknown):
             catalogue = self._catalogue_filter(reading, unknown)
@@ -278,8 +279,12 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     top = max(cued.values(), default=0)
     # A section called by its own name outranks a longer phrase that only suggests another
     # ("What tools does the role work with?" asks for the tools, not the stakeholders).
+    longest = {k for k, v in cued.items() if v == top}
     by_name = {k for k in cued if cue_words & title_keys(k)}
-    chosen = by_name or {k for k, v in cued.items() if v == top}
+    # …but not one that says what it names ("business outcomes … from hiring" is the mission).
+    if not all(_cued_by_phrase_of_verbs(keys, k) for k in longest - by_name):
+        by_name = set()
+    chosen = by_name or longest
     sections = sorted(chosen, key=vocab.section_keys.index)
     if not cued and words[:1] == ["why"]:
         # "Why would a company need a …?" asks what the role is for.
@@ -335,6 +340,26 @@ def _written_as_names(question: str) -> frozenset[str]:
             if (position and word[0].isupper()) or (len(word) > 1 and word.isupper()):
                 found.add(term_key(fold(word)))
     return frozenset(found)
+
+
+def _cued_by_phrase_of_verbs(keys: list[str], section: str) -> bool:
+    """Whether a cue of the section in the question holds a function word ("work with")."""
+    kind = vocabulary().section(section)
+    function = _function_keys()
+    return kind is not None and any(
+        set(seq) & function and _holds(keys, seq)
+        for seq in (*kind.cue_sequences, *kind.weak_cue_sequences)
+    )
+
+
+def _holds(keys: list[str], phrase: tuple[str, ...]) -> bool:
+    size = len(phrase)
+    return any(tuple(keys[i : i + size]) == phrase for i in range(len(keys) - size + 1))
+
+
+@cache
+def _function_keys() -> frozenset[str]:
+    return frozenset(term_key(w) for w in STOPWORDS)
 
 
 @cache

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from assistant.corpus import DocumentIndex
 from assistant.evidence import Scored, best, has_phrase, subsection_scores, unsupported_terms
 from assistant.items import Item
-from assistant.planning import Plan, description_keys
+from assistant.planning import Plan, description_keys, request_keys
 from assistant.sections import section_title
 from assistant.text import keys
 from assistant.vocabulary import numerals
@@ -240,7 +240,8 @@ def _cue_items(
     for key in plan.sections:
         titles |= keys(section_title(key)) | index.column_keys.get(key, frozenset())
         described |= description_keys(key)
-    telling = plan.cue_words - titles
+    # Request words in a cue ("people" of "people skills") name nothing in it either.
+    telling = plan.cue_words - titles - request_keys()
     if not telling:
         return []
     hits = [s for s in region if telling <= index.item_keys[s.position]]

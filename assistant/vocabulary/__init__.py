@@ -116,6 +116,7 @@ class QuestionVocabulary(BaseModel):
     """The language of questions: comparison, catalogue, greetings, follow-ups, requests."""
 
     comparison: frozenset[str]
+    contrast: frozenset[str]
     catalogue: Catalogue
     greetings: list[str]
     follow_up: list[str]
