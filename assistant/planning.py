@@ -281,8 +281,10 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     # ("What tools does the role work with?" asks for the tools, not the stakeholders).
     longest = {k for k, v in cued.items() if v == top}
     by_name = {k for k in cued if cue_words & title_keys(k)}
-    # …but not one that says what it names ("business outcomes … from hiring" is the mission).
-    if not all(_cued_by_phrase_of_verbs(keys, k) for k in longest - by_name):
+    # …but not a longer one that says what it names ("business outcomes … from hiring" is
+    # the mission); between cues as long, the name decides ("experience … candidate").
+    named_length = max((cued[k] for k in by_name), default=0)
+    if named_length < top and not all(_cued_by_phrase_of_verbs(keys, k) for k in longest - by_name):
         by_name = set()
     chosen = by_name or longest
     sections = sorted(chosen, key=vocab.section_keys.index)

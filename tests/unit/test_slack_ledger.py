@@ -52,6 +52,9 @@ def rows(path: Path, table: str) -> int:
 def child(path: Path, code: str) -> subprocess.Popen[str]:
     """A separate Python process running `code` with `ledger` open on `path`."""
     script = "import sys, time\nfrom pathlib import Path\nfrom api.slack_ledger import *\n"
+    # Atomicity is under test, not the lock wait: a loaded machine (CI running beside other
+    # jobs) may hold a writer past the 2 s a real delivery may wait.
+    script += "import api.slack_ledger\napi.slack_ledger.BUSY_TIMEOUT_MS = 60_000\n"
     script += f"ledger = DeliveryLedger(Path({str(path)!r}))\n" + textwrap.dedent(code)
     return subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
