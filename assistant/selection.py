@@ -190,7 +190,7 @@ def _topic(
     # Within a section the question names by its words, the best matches there are enough.
     share = limits.part_share if firm else limits.topic_share
     inside = _topic_items(narrowed, limits, share) or (
-        _topic_items(region, limits, share) if narrowed is region else []
+        _topic_items(region, limits, share) if narrowed is not region else []
     )
     elsewhere = _topic_items(scored, limits) if asked else []
     if elsewhere and _share(scored, elsewhere) > _share(scored, inside):
