@@ -50,9 +50,9 @@ def read_in(index: DocumentIndex, plan: Plan) -> Plan:
 
     A word naming a column of a table in those sections asks for that column, not for a
     topic: "how often is fleet availability reviewed" over a KPI table with a column
-    "Reviewed" is about fleet availability. A topic of only words of the role's own title is
-    what the whole blueprint is about: "where should the robot fleet be after a year" asks
-    the Head of Robotics Fleet Operations' 12-month goals, not the items that say "fleet".
+    "Reviewed" is about fleet availability. Words of the role's own title are what the whole
+    blueprint is about, no topic: "where should the robot fleet be after a year" asks the
+    Head of Robotics Fleet Operations' 12-month goals, not the items that say "fleet".
     """
     plan = _named(index, plan)
     if not plan.sections:
@@ -62,8 +62,7 @@ def read_in(index: DocumentIndex, plan: Plan) -> Plan:
     )
     kept = {t: w for t, w in plan.terms.items() if t not in columns}
     subject = _subject_keys(index.record.role)
-    if all(any(_same_word(t, s) for s in subject) for t in kept):
-        kept = {}
+    kept = {t: w for t, w in kept.items() if not any(_same_word(t, s) for s in subject)}
     return plan if len(kept) == len(plan.terms) else replace(plan, terms=kept)
 
 
