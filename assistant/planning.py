@@ -289,8 +289,10 @@ def read_question(question: str, resolver: RoleResolver) -> _Reading:
     chosen = by_name or longest
     sections = sorted(chosen, key=vocab.section_keys.index)
     if not cued and words[:1] == ["why"]:
-        # "Why would a company need a …?" asks what the role is for.
+        # "Why would a company need a …?", "Why does a trial sponsor need one?" ask what the
+        # role is for; who needs it is context, not a topic.
         sections = ["mission"]
+        used = [True] * len(words)
     for scope in scopes:
         if scope.section not in sections:
             sections.append(scope.section)

@@ -31,7 +31,7 @@ from assistant.items import Item
 from assistant.planning import Plan, description_keys, request_keys
 from assistant.sections import section_title
 from assistant.text import keys
-from assistant.vocabulary import numerals
+from assistant.vocabulary import numerals, vocabulary
 
 SelectionKind = Literal["items", "part", "abstain"]
 # How much less close to the question a fuller match elsewhere may be than the part's own.
@@ -240,8 +240,11 @@ def _cue_items(
     for key in plan.sections:
         titles |= keys(section_title(key)) | index.column_keys.get(key, frozenset())
         described |= description_keys(key)
-    # Request words in a cue ("people" of "people skills") name nothing in it either.
+    # Request words in a cue ("people" of "people skills") name nothing in it either, nor
+    # do the words of a cue that is a question ("problem" of "what problem").
     telling = plan.cue_words - titles - request_keys()
+    for key in plan.sections:
+        telling -= _question_cue_keys(key)
     if not telling:
         return []
     hits = [s for s in region if telling <= index.item_keys[s.position]]
@@ -254,6 +257,16 @@ def _cue_items(
         hits = [s for s in hits if s.item.kind != "sentence" or s.item.name]
     hits = [s for s in hits if telling <= index.head_keys[s.position]] or hits
     return [s.item for s in sorted(hits, key=lambda s: (-s.dense, s.position))]
+
+
+@cache
+def _question_cue_keys(section: str) -> frozenset[str]:
+    """The word keys of a section's cues that are questions ("what problem", "why hire")."""
+    kind = vocabulary().section(section)
+    if kind is None:
+        return frozenset()
+    asking = {"what", "why", "how", "who", "which", "where", "when"}
+    return frozenset(k for seq in kind.cue_sequences if seq and seq[0] in asking for k in seq[1:])
 
 
 def _scope_items(plan: Plan, region: Sequence[Scored], limits: Thresholds) -> list[Item]:
