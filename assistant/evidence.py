@@ -183,14 +183,27 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
         common[key] = set(title_keys[title]) if shared is None else shared & title_keys[title]
     scores: dict[str, float] = {}
     for title, (key, section) in titles.items():
-        # Words of the section's own title name the section ("week" of "A normal week").
-        score = float(len((question & title_keys[title]) - common[key] - set(keys(section))))
+        # Words of the section's own title name the section ("week" of "A normal week"), as
+        # do those of a phrase that titles such a section anywhere ("a typical week").
+        own = set(keys(section)) | _heading_phrase_keys(plan.question, key)
+        score = float(len((question & title_keys[title]) - common[key] - own))
         folded = numerals(title)
         for scope in plan.scopes:
             if scope.section == key and any(has_phrase(folded, numerals(h)) for h in scope.heading):
                 score += 2.0
         scores[title] = score
     return scores
+
+
+def _heading_phrase_keys(question: str, section: str) -> set[str]:
+    """The word keys of the question's phrases that the template reads as the section's title."""
+    kind = vocabulary().section(section)
+    lowered = " ".join(fold(question).split())
+    found: set[str] = set()
+    for pattern in kind.headings if kind else []:
+        for match in re.finditer(pattern, lowered):
+            found |= set(keys(match.group(0)))
+    return found
 
 
 def has_phrase(text: str, phrase: str) -> bool:

@@ -261,11 +261,11 @@ def _cue_items(
 
 @cache
 def _question_cue_keys(section: str) -> frozenset[str]:
-    """The word keys of a section's cues that are questions ("what problem", "why hire")."""
+    """The word keys of a section's cues that ask what the section is ("what problem")."""
     kind = vocabulary().section(section)
     if kind is None:
         return frozenset()
-    asking = {"what", "why", "how", "who", "which", "where", "when"}
+    asking = {"what", "which"}
     return frozenset(k for seq in kind.cue_sequences if seq and seq[0] in asking for k in seq[1:])
 
 

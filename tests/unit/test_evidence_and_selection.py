@@ -228,6 +228,27 @@ def test_each_week_gets_the_weekly_activities_not_weekly_kpis(planner: Planner) 
     assert {i.chunk.subsection for i in selection.items} == {"Weekly activities"}
 
 
+def test_a_typical_week_gets_the_whole_day_to_day(planner: Planner) -> None:
+    selection = choose(planner, "What does a typical week look like for the Head of Testing?")
+    assert {i.chunk.subsection for i in selection.items} == {
+        "Daily activities",
+        "Weekly activities",
+    }
+
+
+def test_parts_set_against_each_other_are_both_the_answer(planner: Planner) -> None:
+    question = "How do the Head of Testing's 30-day goals compare with the 6-month milestones?"
+    selection = choose(planner, question)
+    assert {i.chunk.subsection for i in selection.items} == {"30-day goals", "6-month milestones"}
+
+
+def test_words_of_the_role_title_beside_a_topic_are_no_topic(planner: Planner) -> None:
+    # "testing" names the role; "suite" is the topic, found in the twelve-month goals.
+    question = "Where should testing suites be twelve months after the Head of Testing starts?"
+    selection = choose(planner, question)
+    assert texts(selection) == ["Every suite under ten minutes"]
+
+
 def test_a_cue_word_a_few_items_spell_out_picks_them(planner: Planner) -> None:
     selection = choose(planner, "Who does the Head of Testing report to?")
     assert selection.kind == "items" and texts(selection) == ["VP Engineering (Reports To):"]
