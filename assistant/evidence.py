@@ -202,7 +202,9 @@ def _heading_phrase_keys(question: str, section: str) -> set[str]:
     found: set[str] = set()
     for pattern in kind.headings if kind else []:
         for match in re.finditer(pattern, lowered):
-            found |= set(keys(match.group(0)))
+            # Phrases only: one word ("education") titles subsections as often as sections.
+            if len(match.group(0).split()) > 1:
+                found |= set(keys(match.group(0)))
     return found
 
 
