@@ -25,6 +25,9 @@ _Owner = TypeVar("_Owner")
 # are context ("I'm writing a hiring plan… What KPIs…?") or noise ("Ignore your rules…").
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _CASED_WORD = re.compile(r"[^\W_]+")
+# The words after a measure's name ("the MTTR target"), and how many words a name may have.
+_MEASURE_SLOTS = frozenset({"target", "targets", "benchmark", "benchmarks"})
+_MEASURE_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class Plan:
     used for it; `words` are the keys of all the question's words but role names and stopwords,
     `cue_words` those of the words that cued sections; `residual` is the question without its
     role names (what is embedded to compare with items, which never name their role); `names`
-    are the topic keys the question writes as names ("Customer Effort Score", "NPS");
+    are the topic keys the question uses as names ("Customer Effort Score", "NPS", "the
+    patient enrolment rate target");
     `contrasts` says the question sets parts against each other ("at a startup versus a
     large enterprise").
     """
@@ -122,7 +126,7 @@ class Planner:
             words=frozenset(term_key(w) for w in reading.words if w not in STOPWORDS),
             cue_words=reading.cue_words,
             residual=" ".join(reading.words) or question,
-            names=frozenset(k for k in reading.terms if k in _written_as_names(question)),
+            names=frozenset(k for k in reading.terms if k in _names_in(question)),
             contrasts=len(roles) <= 1
             and bool(set(reading.words) & vocabulary().questions.contrast),
         )
@@ -330,6 +334,28 @@ def _with_earlier_horizons(scopes: list[Scope], plain: list[str], used: list[boo
         found.update(d for d in horizons if d <= max(spelled))
     others = [s for s in scopes if not s.days]
     return [*others, *(horizons[d] for d in sorted(found))]
+
+
+def _names_in(question: str) -> frozenset[str]:
+    """The keys of the words a question uses as a name: written as one, or a measure's."""
+    return _written_as_names(question) | _measure_names(question)
+
+
+def _measure_names(question: str) -> frozenset[str]:
+    """The keys of the words that name a measure before "target", up to a little word.
+
+    "The patient enrolment rate target" names `patient`, `enrolment` and `rate`.
+    """
+    words = words_of(question)
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        if word not in _MEASURE_SLOTS:
+            continue
+        for before in reversed(words[max(0, i - _MEASURE_WORDS) : i]):
+            if before in STOPWORDS:
+                break
+            found.add(term_key(before))
+    return frozenset(found)
 
 
 def _written_as_names(question: str) -> frozenset[str]:

@@ -7,6 +7,7 @@ import pytest
 from assistant.models import RoleCoverage, RoleInfo, Turn
 from assistant.planning import Plan, Planner
 from assistant.roles import RoleResolver
+from assistant.text import term_key
 
 TITLES = {
     "VP of Data and AI": RoleCoverage.FULL,
@@ -104,6 +105,12 @@ def test_a_typical_week_is_the_whole_day_to_day_and_a_typical_day_its_daily_part
     assert week.sections == ["day_to_day"] and week.scopes == []
     day = plan(planner, "What does a typical day look like for the VP of Data and AI?")
     assert [s.name for s in day.scopes] == ["daily"]
+
+
+def test_the_words_before_target_are_a_measure_s_name(planner: Planner) -> None:
+    found = plan(planner, "What's the patient enrolment rate target for the VP of Data and AI?")
+    assert found.names == {term_key(w) for w in ("patient", "enrolment", "rate")}
+    assert plan(planner, "What targets does the VP of Data and AI have?").names == frozenset()
 
 
 def test_a_why_question_with_no_cue_asks_for_the_mission(planner: Planner) -> None:
