@@ -51,12 +51,18 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Every benchmark, one after another (never two at once: they time the same two cores).
+# Not part of `make test`; the scale run alone builds a 1,000-blueprint index (tens of minutes).
+# docs/benchmarks.md records the figures and the command behind each.
 bench: setup
-	$(BIN)/python benchmarks/ingest_throughput.py
-	$(BIN)/python benchmarks/ask_latency.py
-	$(BIN)/python benchmarks/api_load.py --ingest-bundled
-	$(BIN)/python benchmarks/embedding_speed.py
+	$(BIN)/python -m benchmarks.cold_cli
+	$(BIN)/python -m benchmarks.server_ready
+	$(BIN)/python -m benchmarks.ask_latency
+	$(BIN)/python -m benchmarks.api_load
+	$(BIN)/python -m benchmarks.embedding_speed
+	$(BIN)/python -m benchmarks.ingest_throughput
 	$(BIN)/python -m benchmarks.sync
+	$(BIN)/python -m benchmarks.scale --blueprints 1000
 
 clean:
 	rm -rf .blueprints .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,13 @@
 """Extractive `ask` latency (in process, warm) beside the machine's floor, in one run.
 
 The floor is one query embedding plus one raw Chroma query (top-k) for the same question.
-Usage: python benchmarks/ask_latency.py [--rounds N]
+Usage: python benchmarks/ask_latency.py [--rounds N] [--backend onnx|torch]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -40,13 +41,18 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         # No question cache: the floor and every ask must pay for the model, or the rounds
         # after the first would time dictionary look-ups.
         settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, store_dir=Path(tmp) / "chroma", chroma_url=None, embedding_cache_size=0
+            _env_file=None,
+            store_dir=Path(tmp) / "chroma",
+            chroma_url=None,
+            embedding_cache_size=0,
+            embedding_backend=args.backend,
         )
         embedder = load_embedder(settings)
         store = open_store(settings)
@@ -70,7 +76,8 @@ def main() -> None:
                 assistant.ask(question)
                 ours.append((time.perf_counter() - started) * 1000)
 
-    print(f"questions x rounds: {len(QUESTIONS)} x {args.rounds}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"questions x rounds: {len(QUESTIONS)} x {args.rounds}, {args.backend}, load {load}")
     print(
         f"floor (embed + raw Chroma query): p50 {statistics.median(floor):6.1f} ms  p95 {percentile(floor, 0.95):6.1f} ms"
     )

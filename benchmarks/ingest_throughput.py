@@ -1,13 +1,15 @@
-"""Ingest throughput beside raw `SentenceTransformer.encode` on the same chunks, in one run.
+"""Ingest throughput beside the embedder's raw `embed_documents` on the same chunks, in one run.
 
 Also times a re-ingest of the unchanged corpus. Usage: python benchmarks/ingest_throughput.py
-[--copies N]  (N copies of the full blueprint, renamed, so there is enough text to time).
+[--copies N] [--backend onnx|torch]  (N copies of the full blueprint, renamed, so there is
+enough text to time; the ONNX export by default, as an ingest uses it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +36,7 @@ def build_corpus(folder: Path, copies: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -41,7 +44,12 @@ def main() -> None:
         corpus = root / "corpus"
         corpus.mkdir()
         build_corpus(corpus, args.copies)
-        settings = Settings(_env_file=None, store_dir=root / "chroma", chroma_url=None)  # type: ignore[call-arg]
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            store_dir=root / "chroma",
+            chroma_url=None,
+            embedding_backend=args.backend,
+        )
         embedder = load_embedder(settings)
         texts = [
             chunk.text
@@ -61,6 +69,8 @@ def main() -> None:
 
     raw_rate = len(texts) / raw_seconds
     ingest_rate = first.chunks_written / first.seconds
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{args.backend}, {args.copies} copies of the full blueprint, load {load}")
     print(f"chunks:                      {len(texts)}")
     print(f"raw encode:                  {raw_rate:8.1f} chunks/s ({raw_seconds:.2f} s)")
     print(f"ingest (parse+chunk+embed+write): {ingest_rate:8.1f} chunks/s ({first.seconds:.2f} s)")
