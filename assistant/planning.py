@@ -432,13 +432,17 @@ def _claim_all(
             by_length.setdefault(len(sequence), []).append((sequence, position))
     counts: dict[int, int] = {}
     for size in sorted(by_length, reverse=True):
+        # The question's free runs of this size, each with where it starts.
+        starts: dict[tuple[str, ...], list[int]] = {}
+        for start in range(len(keys) - size + 1):
+            if not any(used[start : start + size]):
+                starts.setdefault(tuple(keys[start : start + size]), []).append(start)
+        if not starts:
+            continue
         claimed: set[int] = set()
         for sequence, position in by_length[size]:
-            for start in range(len(keys) - size + 1):
-                window = range(start, start + size)
-                if tuple(keys[start : start + size]) != sequence or any(used[i] for i in window):
-                    continue
-                claimed.update(window)
+            for start in starts.get(sequence, ()):
+                claimed.update(range(start, start + size))
                 counts[position] = counts.get(position, 0) + size
         for i in claimed:
             used[i] = True
@@ -447,6 +451,11 @@ def _claim_all(
 
 def _plain_sequences(phrases: Sequence[str]) -> list[tuple[str, ...]]:
     """Phrases as sequences of their words (plurals folded, numbers as digits)."""
+    return _plain_of(tuple(phrases))
+
+
+@cache
+def _plain_of(phrases: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [tuple(_numeral(w) for w in words_of(p)) for p in phrases if words_of(p)]
 
 

@@ -159,6 +159,7 @@ class RoleResolver:
             for w in words_of(title)
             if len(w) >= _TYPO_LENGTH
         }
+        self._fixes: dict[str, str] = {}
         # token -> the positions of the titles that have it, in catalogue order.
         self._postings: dict[str, list[int]] = {}
         for position, (_, title) in enumerate(self._titles):
@@ -248,7 +249,13 @@ class RoleResolver:
     def _spell(self, text: str) -> str:
         """The text's words, those a typo or two away from a title's word spelled as it is."""
         words = words_of(text)
-        fixed = [self._nearest(w, self._spelled) for w in words]
+        fixed = []
+        for word in words:
+            if word not in self._fixes:  # a question's words recur: look each up once
+                if len(self._fixes) >= _FIXES_KEPT:
+                    self._fixes.clear()
+                self._fixes[word] = self._nearest(word, self._spelled)
+            fixed.append(self._fixes[word])
         return text if fixed == words else " ".join(fixed)
 
     @staticmethod
@@ -342,6 +349,8 @@ def _boundary_words() -> frozenset[str]:
 _LINKING_WORDS = frozenset({"of", "and", "for", "the"})
 # Shorter words are too close to each other to fix ("lead" and "head").
 _TYPO_LENGTH = 5
+# How many words' typo fixes a resolver remembers.
+_FIXES_KEPT = 20_000
 
 
 def _display_word(word: str) -> str:

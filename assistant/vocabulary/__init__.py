@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -34,7 +34,7 @@ class Phrases(BaseModel):
 
     phrases: list[str]
 
-    @property
+    @cached_property
     def sequences(self) -> list[tuple[str, ...]]:
         """Each phrase as its sequence of word keys (longest first), duplicates dropped."""
         found = {tuple(key_sequence(p)) for p in self.phrases}
@@ -63,12 +63,12 @@ class SectionKind(BaseModel):
                 raise ValueError(msg) from exc
         return value
 
-    @property
+    @cached_property
     def cue_sequences(self) -> list[tuple[str, ...]]:
         """The cues as word-key sequences, longest first."""
         return Phrases(phrases=self.cues).sequences
 
-    @property
+    @cached_property
     def weak_cue_sequences(self) -> list[tuple[str, ...]]:
         """The weak cues as word-key sequences, longest first."""
         return Phrases(phrases=self.weak_cues).sequences
