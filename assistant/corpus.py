@@ -74,8 +74,17 @@ class DocumentIndex:
             if where not in headings:
                 found = frozenset(keys(f"{chunk.section} {chunk.subsection}"))
                 headings[where] = distinct.setdefault(found, found)
+        # Heads, column names and item names repeat within a document (a table's columns on
+        # every row): each text's keys are worked out once.
+        known: dict[str, set[str]] = {}
+
+        def keys_of(text: str) -> set[str]:
+            if text not in known:
+                known[text] = keys(text)
+            return known[text]
+
         item_keys = [_one(distinct, keys(i.content)) for i in items]
-        head_keys = [_one(distinct, keys(i.head)) for i in items]
+        head_keys = [_one(distinct, keys_of(i.head)) for i in items]
         heading_keys = [headings[(i.chunk.section, i.chunk.subsection)] for i in items]
         frequency: Counter[str] = Counter()
         for found in item_keys:
@@ -85,11 +94,11 @@ class DocumentIndex:
         columns: dict[str, set[str]] = {}
         for item in items:
             for name in item.columns:
-                columns.setdefault(item.chunk.section_key, set()).update(keys(name))
+                columns.setdefault(item.chunk.section_key, set()).update(keys_of(name))
         column_keys = {section: frozenset(found) for section, found in columns.items()}
         names: dict[tuple[str, ...], list[int]] = {}
         for position, item in enumerate(items):
-            if len(keys(item.name)) >= 2:
+            if len(keys_of(item.name)) >= 2:
                 names.setdefault(tuple(key_sequence(item.name)), []).append(position)
         return cls(
             record,
