@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +23,28 @@ feedback_app = typer.Typer(help="Answers people rated, for review.", no_args_is_
 class _Rating(StrEnum):
     up = "up"
     down = "down"
+
+
+@contextmanager
+def opened_answer_log(missing: str) -> Iterator[AnswerLog]:
+    """The CLI's answer log, open for the block, or a CLI error saying why there is none.
+
+    `missing` says what a log not created yet means, with `{path}` where it was looked for.
+    """
+    # The CLI's own settings and error reporting; late, because api.cli imports this module.
+    from api.cli import _fail, _settings
+
+    path = _settings().feedback_path
+    if not path.exists():
+        raise _fail(f"{missing.format(path=path)}, or BLUEPRINTS_FEEDBACK_DB points elsewhere.")
+    try:
+        log = AnswerLog(path)
+    except (BlueprintsError, sqlite3.Error) as exc:
+        raise _fail(f"{path}: {exc}") from exc
+    try:
+        yield log
+    finally:
+        log.close()
 
 
 def _day(value: str) -> date:
@@ -46,29 +69,17 @@ def feedback_export(
     ] = None,
 ) -> None:
     """Write rated answers as JSONL, one answer with its votes a line (gold-set candidates)."""
-    # The CLI's own settings and error reporting; late, because api.cli imports this module.
-    from api.cli import _fail, _settings, err
+    # The CLI's error reporting; late, because api.cli imports this module.
+    from api.cli import _fail, err
 
-    settings = _settings()
-    if not settings.feedback_path.exists():
-        msg = (
-            f"No feedback database at {settings.feedback_path}: nothing was rated yet, "
-            "or BLUEPRINTS_FEEDBACK_DB points elsewhere."
-        )
-        raise _fail(msg)
-    try:
-        log = AnswerLog(settings.feedback_path)
-    except (BlueprintsError, sqlite3.Error) as exc:
-        raise _fail(f"{settings.feedback_path}: {exc}") from exc
-    try:
+    with opened_answer_log("No feedback database at {path}: nothing was rated yet") as log:
         lines = log.export(rating=rating.value if rating else None, since=since)
         count = 0
-        with open(output, "w", encoding="utf-8") if output else nullcontext(sys.stdout) as sink:
-            for line in lines:
-                sink.write(json.dumps(line, ensure_ascii=False) + "\n")
-                count += 1
-    except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror}") from exc
-    finally:
-        log.close()
+        try:
+            with open(output, "w", encoding="utf-8") if output else nullcontext(sys.stdout) as sink:
+                for line in lines:
+                    sink.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    count += 1
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror}") from exc
     err.print(f"{count} rated answer(s) exported" + (f" to {output}" if output else ""))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -10,11 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.feedback import AnswerLog
-from api.feedback_cli import _day
+from api.feedback_cli import _day, opened_answer_log
 from api.usage import Gap, UsageReport, build_report
 from api.usage_page import COVERAGE_LABELS, render_page
-from assistant.errors import BlueprintsError
 
 report_app = typer.Typer(help="Reports on how the assistant is used.", no_args_is_help=True)
 
@@ -34,24 +31,11 @@ def usage(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Questions per day, coverage, the knowledge gaps, 👎 answers and top roles."""
-    # The CLI's own settings and error reporting; late, because api.cli imports this module.
-    from api.cli import _fail, _settings, err, out
+    # The CLI's error reporting; late, because api.cli imports this module.
+    from api.cli import _fail, err, out
 
-    settings = _settings()
-    if not settings.feedback_path.exists():
-        msg = (
-            f"No answer log at {settings.feedback_path}: nothing was asked yet, "
-            "or BLUEPRINTS_FEEDBACK_DB points elsewhere."
-        )
-        raise _fail(msg)
-    try:
-        log = AnswerLog(settings.feedback_path)
-    except (BlueprintsError, sqlite3.Error) as exc:
-        raise _fail(f"{settings.feedback_path}: {exc}") from exc
-    try:
+    with opened_answer_log("No answer log at {path}: nothing was asked yet") as log:
         report = build_report(log, since)
-    finally:
-        log.close()
     if html is not None:
         try:
             html.write_text(render_page(report), encoding="utf-8")

@@ -24,7 +24,7 @@ import numpy as np
 from assistant.corpus import DocumentIndex
 from assistant.items import Item
 from assistant.planning import Plan, description_keys, request_keys
-from assistant.sections import section_title
+from assistant.sections import heading_phrases, section_title
 from assistant.text import edit_distance, fold, key_sequence, keys, spellings
 from assistant.vocabulary import numerals, vocabulary
 
@@ -181,11 +181,16 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
     for title, (key, _) in titles.items():
         shared = common.get(key)
         common[key] = set(title_keys[title]) if shared is None else shared & title_keys[title]
+    # Words of a phrase that titles such a section anywhere ("a typical week") name the
+    # section, not a subsection; one word ("education") titles subsections as often.
+    titling = {
+        key: {k for p in heading_phrases(plan.question, key) if len(p.split()) > 1 for k in keys(p)}
+        for key in common
+    }
     scores: dict[str, float] = {}
     for title, (key, section) in titles.items():
-        # Words of the section's own title name the section ("week" of "A normal week"), as
-        # do those of a phrase that titles such a section anywhere ("a typical week").
-        own = set(keys(section)) | _heading_phrase_keys(plan.question, key)
+        # So do words of the section's own title ("week" of "A normal week").
+        own = set(keys(section)) | titling[key]
         score = float(len((question & title_keys[title]) - common[key] - own))
         folded = numerals(title)
         for scope in plan.scopes:
@@ -193,19 +198,6 @@ def subsection_scores(index: DocumentIndex, plan: Plan, sections: set[str]) -> d
                 score += 2.0
         scores[title] = score
     return scores
-
-
-def _heading_phrase_keys(question: str, section: str) -> set[str]:
-    """The word keys of the question's phrases that the template reads as the section's title."""
-    kind = vocabulary().section(section)
-    lowered = " ".join(fold(question).split())
-    found: set[str] = set()
-    for pattern in kind.headings if kind else []:
-        for match in re.finditer(pattern, lowered):
-            # Phrases only: one word ("education") titles subsections as often as sections.
-            if len(match.group(0).split()) > 1:
-                found |= set(keys(match.group(0)))
-    return found
 
 
 def has_phrase(text: str, phrase: str) -> bool:

@@ -377,14 +377,9 @@ def _cued_by_phrase_of_verbs(keys: list[str], section: str) -> bool:
     kind = vocabulary().section(section)
     function = _function_keys()
     return kind is not None and any(
-        set(seq) & function and _holds(keys, seq)
+        set(seq) & function and _contains(keys, seq)
         for seq in (*kind.cue_sequences, *kind.weak_cue_sequences)
     )
-
-
-def _holds(keys: list[str], phrase: tuple[str, ...]) -> bool:
-    size = len(phrase)
-    return any(tuple(keys[i : i + size]) == phrase for i in range(len(keys) - size + 1))
 
 
 @cache

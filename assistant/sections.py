@@ -48,6 +48,12 @@ def section_key(title: str, number: int = 0) -> str:
     return "other"
 
 
+def heading_phrases(text: str, key: str) -> list[str]:
+    """The phrases of `text` that the template would read as a title of section `key`."""
+    lowered = " ".join(text.lower().split())
+    return [m.group(0) for k, pattern in _patterns() if k == key for m in pattern.finditer(lowered)]
+
+
 def section_title(key: str) -> str:
     """The usual title of a section key."""
     kind = vocabulary().section(key)

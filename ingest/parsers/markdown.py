@@ -29,7 +29,6 @@ _MODIFIED_KEYS = ("modified", "updated", "last_modified", "date_modified", "publ
 # Page properties (a Notion export's `Also called: …` under the title) that name the role's
 # other titles.
 _ALIAS_KEYS = ("also called", "also known as", "aliases", "other titles", "alternative titles")
-_PROPERTY = re.compile(r"^([A-Z][A-Za-z ]{1,30}):[ \t]+(\S.*)$")
 _SETEXT_UNDERLINE = re.compile(r"-{3,}[ \t]*")
 
 
@@ -60,8 +59,8 @@ def _properties(body: str) -> dict[str, str]:
     for line, after in zip(lines, [*lines[1:], ""], strict=True):
         if line.startswith("##") or (line.strip() and _SETEXT_UNDERLINE.fullmatch(after)):
             break
-        if prop := _PROPERTY.match(line.strip()):
-            found[prop[1].lower()] = prop[2].strip().rstrip(".")
+        if (field := _FIELD.match(line)) and field[2].strip():
+            found[field[1].strip().lower()] = field[2].strip().rstrip(".")
     return found
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from api.server import free_port
+from tests.support.cli_process import wait_until_up
 from tests.support.wordpress_stub import WordPressStub
 
 
@@ -38,16 +37,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "chroma run exited early"
-            assert time.monotonic() < deadline, "chroma server did not start within 60 s"
-            time.sleep(0.2)
+        wait_until_up(f"{url}/api/v2/heartbeat", lambda: process.poll() is None, "chroma run", 60)
         yield url
     finally:
         process.terminate()

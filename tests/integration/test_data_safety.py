@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.server import free_port
 from assistant.embeddings import Embedder
 from assistant.models import RoleCoverage
 from assistant.service import Assistant
@@ -29,7 +27,7 @@ from ingest.lock import WriterLock
 from ingest.parsers import parse_source
 from ingest.pipeline import Ingestor
 from tests.conftest import BUNDLED_CORPUS, catalogue
-from tests.support.cli_process import CliProcess, cli_env
+from tests.support.cli_process import CliProcess, cli_env, serving
 
 pytestmark = pytest.mark.integration
 
@@ -224,21 +222,8 @@ def test_a_running_server_answers_from_an_ingest_made_by_another_process(
 ) -> None:
     """`make run` in one terminal, `blueprints ingest` in another: the next answer is new."""
     ingestor(tmp_settings, embedder).ingest([corpus])
-    port = free_port()
     env = cli_env(tmp_settings.store_dir)
-    server = CliProcess(["serve", "--port", str(port)], env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.process.poll() is None, server.stderr
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
+    with serving(env) as (base, _):
         question = {"question": "What is the toil share target of the Site Reliability Engineer?"}
         before = httpx.post(f"{base}/v1/ask", json=question, timeout=30).json()
         assert OLD_TARGET in before["answer"]
@@ -249,9 +234,6 @@ def test_a_running_server_answers_from_an_ingest_made_by_another_process(
         after = httpx.post(f"{base}/v1/ask", json=question, timeout=30).json()
         assert NEW_TARGET in after["answer"] and OLD_TARGET not in after["answer"]
         assert all(OLD_TARGET not in c["quote"] for c in after["citations"])
-    finally:
-        server.process.terminate()
-        server.process.wait(timeout=30)
 
 
 # -- crash-safe re-ingest ---------------------------------------------------------------------

@@ -7,21 +7,15 @@ it as an operator's job would. Each server sees the new generation on its next r
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from api.server import free_port
-from assistant.settings import PROJECT_ROOT
 from tests.conftest import BUNDLED_CORPUS
-from tests.support.cli_process import CliProcess, cli_env
+from tests.support.cli_process import CliProcess, cli_env, serving
 
 pytestmark = pytest.mark.integration
 
@@ -48,39 +42,6 @@ def ingest(env: dict[str, str], *args: str) -> None:
     assert code == 0, stdout + stderr
 
 
-@contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`blueprints serve` on a free loopback port until the block ends; yields its URL."""
-    port = free_port()
-    blueprints = Path(sys.executable).with_name("blueprints")
-    executable = str(blueprints) if blueprints.exists() else shutil.which("blueprints")
-    assert executable, "the blueprints command is installed by `make setup`"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [executable, "serve", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, f"serve exited:\n{log.read_text()}"
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"serve not ready:\n{log.read_text()}"
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 def roles(url: str) -> dict[str, str]:
     """Role title -> coverage, as the server lists them."""
     response = httpx.get(f"{url}/v1/roles", timeout=30)
@@ -96,13 +57,11 @@ def ask(url: str, question: str) -> dict[str, Any]:
 
 
 def test_an_ingest_into_the_shared_store_reaches_every_server_on_its_next_request(
-    shared_env: dict[str, str], tmp_path: Path
+    shared_env: dict[str, str],
 ) -> None:
     ingest(shared_env, str(LISTING))
     with ExitStack() as stack:
-        urls = [
-            stack.enter_context(serving(shared_env, tmp_path / f"serve-{n}.log")) for n in (1, 2)
-        ]
+        urls = [stack.enter_context(serving(shared_env))[0] for _ in range(2)]
         for url in urls:
             assert "VP of Data and AI" not in roles(url)
             before = ask(url, KPI_QUESTION)
@@ -132,9 +91,7 @@ def test_a_pruned_role_disappears_from_every_server(
     shutil.copy(LISTING, corpus / LISTING.name)
     ingest(shared_env, str(corpus))
     with ExitStack() as stack:
-        urls = [
-            stack.enter_context(serving(shared_env, tmp_path / f"serve-{n}.log")) for n in (1, 2)
-        ]
+        urls = [stack.enter_context(serving(shared_env))[0] for _ in range(2)]
         assert all(roles(url)["VP of Data and AI"] == "full" for url in urls)
 
         (corpus / VP.name).unlink()

@@ -8,8 +8,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
+from api.server import free_port
 from assistant.settings import PROJECT_ROOT
 from ingest.pipeline import PAUSE_ENV
 
@@ -85,3 +90,34 @@ class CliProcess:
     def stderr(self) -> str:
         """What the process wrote to stderr so far."""
         return "".join(self.lines)
+
+
+def wait_until_up(url: str, alive: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    """Poll `url` until it answers 200; fail if `alive()` turns false or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert alive(), f"{what} exited before it was up"
+        assert time.monotonic() < deadline, f"{what} was not up within {timeout:.0f} s"
+        time.sleep(0.1)
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[str, CliProcess]]:
+    """`blueprints serve` on a free loopback port, ready, until the block ends."""
+    port = free_port()
+    server = CliProcess(["serve", "--port", str(port)], env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until_up(f"{url}/readyz", lambda: server.process.poll() is None, "serve")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{server.stderr}") from None
+        yield url, server
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
