@@ -34,6 +34,16 @@ LIMITS = Thresholds(
 LAYOUT = [
     ("1) Role Summary", "summary", "", "text", ["The Head of Testing owns quality. It is new."]),
     (
+        "2) Role Mission",
+        "mission",
+        "",
+        "text",
+        [
+            "Escaped defects stay rare. Teams find problems before customers do. Releases ship "
+            "on time. Quality is measured, not guessed."
+        ],
+    ),
+    (
         "4) Day-to-Day Activities",
         "day_to_day",
         "Daily activities",
@@ -247,6 +257,40 @@ def test_words_of_the_role_title_beside_a_topic_are_no_topic(planner: Planner) -
     question = "Where should testing suites be twelve months after the Head of Testing starts?"
     selection = choose(planner, question)
     assert texts(selection) == ["Every suite under ten minutes"]
+
+
+def test_a_measure_the_blueprint_never_names_is_declined(planner: Planner) -> None:
+    # "release velocity" is no KPI of this blueprint, though "release" is in its text.
+    selection = choose(planner, "What is the release velocity target of the Head of Testing?")
+    assert selection.kind == "abstain" and selection.missing == ["velocity"]
+
+
+def test_a_topic_outside_the_named_subsection_is_looked_for_in_its_section(
+    planner: Planner,
+) -> None:
+    # "the first month" names the 30-day goals, whose items are closest in meaning; "suite"
+    # is only in the twelve-month ones (and a KPI), so the goal that holds it answers.
+    question = "Which suite goal should the Head of Testing reach in the first month?"
+    close = [1.0, 0.0, 0.0]
+    selection = choose(
+        planner,
+        question,
+        close,
+        Audit_the_current_test_estate=close,
+        Meet_every_team_lead=close,
+    )
+    assert texts(selection) == ["Every suite under ten minutes"]
+
+
+def test_a_cue_that_is_a_question_asks_for_the_whole_part(planner: Planner) -> None:
+    # "what problem" asks for the mission, not for the sentence that says "problems".
+    selection = choose(planner, "What problem does the Head of Testing solve?")
+    assert texts(selection) == [
+        "Escaped defects stay rare.",
+        "Teams find problems before customers do.",
+        "Releases ship on time.",
+        "Quality is measured, not guessed.",
+    ]
 
 
 def test_a_cue_word_a_few_items_spell_out_picks_them(planner: Planner) -> None:

@@ -80,6 +80,28 @@ def test_a_section_called_by_its_own_name_outranks_a_longer_cue(planner: Planner
     assert plan(planner, "What usually goes wrong for the VP of Data and AI?").sections == ["risks"]
 
 
+def test_a_longer_cue_naming_what_it_asks_keeps_its_section(planner: Planner) -> None:
+    # "business outcome" says what it names; "hiring" is a verb here, not the hiring section.
+    question = "What business outcomes should a company expect from hiring a VP of Data and AI?"
+    assert plan(planner, question).sections == ["mission"]
+    # Between cues as long, the section's own name decides.
+    question = "What experience should a VP of Data and AI candidate have?"
+    assert plan(planner, question).sections == ["experience"]
+
+
+def test_a_follow_up_adding_only_a_rhythm_looks_in_the_part_asked_before(
+    planner: Planner,
+) -> None:
+    found = plan(
+        planner,
+        "and which of them are reviewed daily?",
+        "What KPIs does the VP of Data and AI own?",
+        "The KPIs are …",
+    )
+    assert found.sections == ["kpis"] and found.scopes == []
+    assert term_key("daily") in found.terms
+
+
 @pytest.mark.parametrize(
     ("question", "horizons"),
     [
