@@ -13,12 +13,12 @@ from assistant.corpus import DocumentIndex
 from assistant.evidence import read_in, score_items, subsection_scores, unsupported_terms
 from assistant.items import chunk_items, embedding_text
 from assistant.manifest import DocumentRecord
-from assistant.models import Chunk, RoleCoverage, RoleInfo
+from assistant.models import RoleCoverage, RoleInfo
 from assistant.planning import Planner
 from assistant.roles import RoleResolver
 from assistant.selection import Thresholds, select
+from tests.support.chunks import ROLE, chunk
 
-ROLE = "Head of Testing"
 LIMITS = Thresholds(
     topic_share=0.5,
     part_share=0.25,
@@ -108,33 +108,23 @@ LAYOUT = [
 
 def build_index(vectors: dict[str, list[float]] | None = None) -> DocumentIndex:
     """The layout as a document index; `vectors` maps an item's text to its vector."""
-    chunks = []
-    for position, (section, key, subsection, kind, lines) in enumerate(LAYOUT):
-        path = " > ".join(p for p in (ROLE, section, subsection) if p)
-        chunks.append(
-            Chunk(
-                id=f"c{position}",
-                text="\n".join([path, *lines]),
-                role=ROLE,
-                role_id="head-of-testing",
-                doc_id="d",
-                doc_hash="h",
-                coverage=RoleCoverage.FULL,
-                section=section,
-                section_key=key,
-                section_number=int(section.split(")")[0]),
-                subsection=subsection,
-                kind=kind,  # type: ignore[arg-type]
-                source="test",
-                content_hash=str(position),
-                position=position,
-            )
+    chunks = [
+        chunk(
+            lines,
+            kind=kind,
+            section=section,
+            key=key,
+            subsection=subsection,
+            position=n,
+            chunk_id=f"c{n}",
         )
+        for n, (section, key, subsection, kind, lines) in enumerate(LAYOUT)
+    ]
     record = DocumentRecord(doc_id="d", doc_hash="h", generation=1, role=ROLE)
     stored = {}
-    for chunk in chunks:
-        rows = [(vectors or {}).get(i.text, [0.0, 0.0, 1.0]) for i in chunk_items(chunk)]
-        stored[chunk.id] = np.asarray(rows, dtype=np.float32)
+    for part in chunks:
+        rows = [(vectors or {}).get(i.text, [0.0, 0.0, 1.0]) for i in chunk_items(part)]
+        stored[part.id] = np.asarray(rows, dtype=np.float32)
     return DocumentIndex.build(record, chunks, stored)
 
 

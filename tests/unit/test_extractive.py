@@ -8,6 +8,7 @@ from assistant.extractive import ExtractiveAnswerer, Row, covered_sections, tabl
 from assistant.items import chunk_items
 from assistant.models import Chunk, RoleCoverage, RoleInfo
 from assistant.planning import Plan
+from tests.support.chunks import chunk
 
 ROLE = RoleInfo(
     role="Head of Testing",
@@ -20,33 +21,6 @@ KPI_ROWS = [
     "- Metric name: Escaped defects | What it measures: Bugs found by customers | Why it matters: Trust | Example target / benchmark: < 2 per release | Frequency: Weekly",
     "- Metric name: Flaky test rate | What it measures: Retries that pass | Why it matters: Signal | Example target / benchmark: < 1% | Frequency: Weekly",
 ]
-
-
-def chunk(
-    lines: list[str],
-    *,
-    kind: str = "text",
-    section: str = "7) KPIs and Productivity Metrics",
-    key: str = "kpis",
-    subsection: str = "",
-) -> Chunk:
-    path = " > ".join(p for p in ("Head of Testing", section, subsection) if p)
-    return Chunk(
-        id=f"c-{abs(hash(tuple(lines)))}",
-        text="\n".join([path, *lines]),
-        role="Head of Testing",
-        role_id="head-of-testing",
-        doc_id="d",
-        doc_hash="h",
-        coverage=RoleCoverage.FULL,
-        section=section,
-        section_key=key,
-        section_number=int(section.split(")")[0]),
-        subsection=subsection,
-        kind=kind,  # type: ignore[arg-type]
-        source="t",
-        content_hash="h",
-    )
 
 
 def answer(
